@@ -1,0 +1,12 @@
+"""Piccolo configuration: one PostgreSQL engine from DATABASE_URL, one app per domain."""
+from __future__ import annotations
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.postgres import PostgresEngine
+
+from server.settings import get_settings
+
+# asyncpg takes a DSN; a Unix-socket server (embedded pgserver) is `...?host=/dir`.
+DB = PostgresEngine(config={"dsn": get_settings().database_url}, log_queries=False)
+
+APP_REGISTRY = AppRegistry(apps=["db.auth.piccolo_app"])

@@ -1,0 +1,103 @@
+"""The one module that emits to browsers: events are queued in a transaction, sent after commit.
+
+Every process (API, Celery) publishes through a write-only python-socketio Redis manager on
+the same channel the Socket.IO servers listen to, so an event reaches a browser whichever
+process holds its socket.
+"""
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import socketio
+import structlog
+
+from db.piccolo_conf import DB
+from server.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "socketio"
+
+
+class QueuedEvent(msgspec.Struct, frozen=True):
+    room: str
+    event: str
+    payload: msgspec.Struct
+
+
+_pending: contextvars.ContextVar[list[QueuedEvent] | None] = contextvars.ContextVar(
+    "realtime_pending", default=None)
+_manager: socketio.AsyncRedisManager | None = None
+# Tests swap the sender to capture what would have been published.
+_sender: Callable[[QueuedEvent], Any] | None = None
+
+
+def _get_manager() -> socketio.AsyncRedisManager:
+    global _manager
+    if _manager is None:
+        _manager = socketio.AsyncRedisManager(get_settings().redis_url, channel=CHANNEL,
+                                              write_only=True)
+    return _manager
+
+
+def reset_manager() -> None:
+    """Forget the manager (its Redis connection belongs to the event loop that made it)."""
+    global _manager
+    _manager = None
+
+
+def set_sender(sender: Callable[[QueuedEvent], Any] | None) -> None:
+    global _sender
+    _sender = sender
+
+
+def queue(room: str, event: str, payload: msgspec.Struct) -> None:
+    """Queue an event for after the current atomic() block commits."""
+    pending = _pending.get()
+    if pending is None:
+        raise RuntimeError("realtime events must be queued inside db atomic()")
+    pending.append(QueuedEvent(room=room, event=event, payload=payload))
+
+
+async def _publish(item: QueuedEvent) -> None:
+    if _sender is not None:
+        result = _sender(item)
+        if hasattr(result, "__await__"):
+            await result
+        return
+    data = msgspec.to_builtins(item.payload)
+    await _get_manager().emit(item.event, data, room=item.room, namespace="/")
+
+
+async def flush(items: list[QueuedEvent]) -> None:
+    for item in items:
+        try:
+            await _publish(item)
+        except Exception:  # a lost push must never undo a committed write
+            log.exception("realtime publish failed", event=item.event, room=item.room)
+
+
+@asynccontextmanager
+async def atomic() -> AsyncIterator[None]:
+    """A database transaction whose queued events are published only if it commits.
+
+    Piccolo has no on-commit hook, so the events wait in a context-local list and are
+    flushed after the transaction block exits cleanly; on error they are dropped.
+    """
+    outer = _pending.get()
+    if outer is not None:  # nested: join the outer block and its commit
+        async with DB.transaction():
+            yield
+        return
+    items: list[QueuedEvent] = []
+    token = _pending.set(items)
+    try:
+        async with DB.transaction():
+            yield
+    finally:
+        _pending.reset(token)
+    await flush(items)

@@ -1,0 +1,1 @@
+"""WEOKTO / STAM realtime community platform: the HTTP side."""

@@ -1,0 +1,89 @@
+"""create_app(): the Litestar app; `asgi` mounts Socket.IO beside it in one ASGI app."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import socketio
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+import db  # noqa: F401  -- sets PICCOLO_CONF first
+from db.engine import close_pool, open_pool
+from server.domains.admin.controllers import AdminUsersController
+from server.domains.auth.controllers import AuthController
+from server.domains.auth.middleware import auth_middleware
+from server.domains.ops.controllers import OpsController
+from server.domains.ops.devmail import DevMailController
+from server.domains.ops.metrics import register_collectors
+from server.domains.pages.controllers import PagesController
+from server.errors import EXCEPTION_HANDLERS
+from server.logging import configure_logging, request_id_middleware
+from server.redis import close_redis
+from server.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+
+
+def _static_routers() -> list:
+    vendor = ROOT / "node_modules" / "socket.io-client" / "dist"
+    return [
+        create_static_files_router(path="/static", directories=[ROOT / "static"],
+                                   include_in_schema=False),
+        create_static_files_router(path="/vendor/socket.io", directories=[vendor],
+                                   include_in_schema=False),
+    ]
+
+
+async def _startup() -> None:
+    await open_pool()
+
+
+async def _shutdown() -> None:
+    await close_redis()
+    await close_pool()
+
+
+def create_app() -> Litestar:
+    settings = get_settings()
+    configure_logging()
+    register_collectors()
+    prometheus = PrometheusConfig(app_name="weokto", prefix="weokto", group_path=True,
+                                  exclude=["/metrics", "/static", "/vendor"])
+    handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
+                      PagesController, *_static_routers()]
+    if settings.is_dev:  # the mail catcher's views exist only outside production
+        handlers.append(DevMailController)
+    return Litestar(
+        route_handlers=handlers,
+        middleware=[request_id_middleware, prometheus.middleware, auth_middleware],
+        csrf_config=CSRFConfig(secret=settings.secret_key, cookie_name="csrftoken",
+                               header_name="x-csrftoken", cookie_secure=settings.is_production,
+                               cookie_samesite="lax", exclude=["/webhooks"]),
+        template_config=TemplateConfig(directory=ROOT / "server" / "templates",
+                                       engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="WEOKTO / STAM API", version="0.1.0", path="/schema"),
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[_startup],
+        on_shutdown=[_shutdown],
+        debug=False,
+    )
+
+
+def create_asgi() -> socketio.ASGIApp:
+    from realtime.server import sio
+
+    # Lifespan goes to Litestar: ASGIApp's own on_startup would swallow Litestar's hooks.
+    return socketio.ASGIApp(sio, other_asgi_app=create_app(), socketio_path="socket.io")
+
+
+asgi = create_asgi()

@@ -1,0 +1,1 @@
+"""Passwordless login (magic link + 6-digit code), sessions and roles."""

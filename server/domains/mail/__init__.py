@@ -1,0 +1,1 @@
+"""Outgoing mail: branded templates and SMTP delivery."""

@@ -1,0 +1,70 @@
+"""Readiness probes for PostgreSQL, Redis and the Celery workers."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+import msgspec
+
+from db.piccolo_conf import DB
+from server.redis import get_redis
+
+CHECK_TIMEOUT_S = 2.0
+
+
+class CheckResult(msgspec.Struct):
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    checks: dict[str, CheckResult]
+
+
+async def _postgres() -> str:
+    rows = await DB.run_querystring(_select_one())
+    return "ok" if rows else "no rows"
+
+
+def _select_one():  # noqa: ANN202 -- Piccolo QueryString
+    from piccolo.querystring import QueryString
+
+    return QueryString("SELECT 1 AS one")
+
+
+async def _redis() -> str:
+    await get_redis().ping()
+    return "ok"
+
+
+async def _celery() -> str:
+    from tasks.app import celery_app
+
+    replies = await anyio.to_thread.run_sync(
+        lambda: celery_app.control.ping(timeout=1.0, limit=1) or [])
+    if not replies:
+        raise RuntimeError("no Celery worker answered")
+    return f"{len(replies)} worker(s)"
+
+
+async def _run(check: Callable[[], Awaitable[str]]) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        detail = await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+        ok = True
+    except Exception as exc:  # every failure is reported, never raised
+        detail, ok = f"{type(exc).__name__}: {exc}"[:300], False
+    return CheckResult(ok=ok, latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                       detail=detail)
+
+
+async def readiness() -> Readiness:
+    names = ("postgres", "redis", "celery")
+    results = await asyncio.gather(_run(_postgres), _run(_redis), _run(_celery))
+    checks = dict(zip(names, results))
+    return Readiness(status="ready" if all(r.ok for r in results) else "unavailable",
+                     checks=checks)

@@ -1,0 +1,49 @@
+"""Prometheus metrics beyond Litestar's request metrics: sockets and Celery task outcomes.
+
+Task outcomes are counted by the worker processes in a Redis hash, so the numbers survive
+worker restarts and every web process exposes the same totals.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import redis
+from prometheus_client import REGISTRY, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from server.settings import get_settings
+
+TASKS_KEY = "metrics:tasks"
+
+SOCKETS = Gauge("realtime_socket_connections", "Socket.IO connections open in this process")
+
+
+class TaskOutcomeCollector(Collector):
+    def __init__(self) -> None:
+        self._client: redis.Redis | None = None
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("celery_task_outcomes", "Celery task outcomes",
+                                     labels=["task", "state"])
+        try:
+            if self._client is None:
+                self._client = redis.Redis.from_url(get_settings().redis_url,
+                                                    decode_responses=True, socket_timeout=1)
+            counts = self._client.hgetall(TASKS_KEY)
+        except redis.RedisError:
+            counts = {}
+        for field, value in sorted(counts.items()):
+            task, _, state = field.rpartition("|")
+            family.add_metric([task, state], float(value))
+        yield family
+
+
+_registered = False
+
+
+def register_collectors() -> None:
+    global _registered
+    if not _registered:
+        REGISTRY.register(TaskOutcomeCollector())
+        _registered = True

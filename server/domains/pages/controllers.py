@@ -1,0 +1,54 @@
+"""HTML pages: landing, login, verify, choose-guild and home, branded per platform."""
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.response import Redirect, Template
+
+from server.domains.auth.actions import home_for
+from server.domains.platforms.deps import platform_of
+from server.domains.platforms.queries import branding
+
+LOGIN_ERRORS = {
+    "invalid_link": "That sign-in link is invalid, already used or expired. Ask for a new one.",
+    "account_suspended": "This account is suspended.",
+}
+
+
+def _page(request: Request[Any, Any, Any], name: str, **context: Any) -> Template:
+    brand = branding(platform_of(request))
+    return Template(template_name=f"pages/{name}.html",
+                    context={"brand": brand, "user": request.user, **context})
+
+
+class PagesController(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def landing(self, request: Request[Any, Any, Any]) -> Template:
+        return _page(request, "landing")
+
+    @get("/login")
+    async def login(self, request: Request[Any, Any, Any], error: str | None = None) -> Template | Redirect:
+        if request.user is not None:
+            return Redirect(home_for(request.user))
+        return _page(request, "login", error=LOGIN_ERRORS.get(error or "", ""))
+
+    @get("/verify")
+    async def verify(self, request: Request[Any, Any, Any], email: str = "") -> Template | Redirect:
+        if request.user is not None:
+            return Redirect(home_for(request.user))
+        return _page(request, "verify", email=email[:320])
+
+    @get("/choose-guild")
+    async def choose_guild(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        if request.user is None:
+            return Redirect("/login")
+        return _page(request, "choose_guild")
+
+    @get("/home")
+    async def home(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        if request.user is None:
+            return Redirect("/login")
+        return _page(request, "home")

@@ -1,0 +1,1 @@
+"""The two branded platforms served by one deployment, chosen by the request's host."""

@@ -1,0 +1,122 @@
+"""Application errors and the one mapper that turns them into JSON error bodies."""
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+
+class ErrorDetail(msgspec.Struct):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(msgspec.Struct):
+    """The shape of every 4xx/5xx body: {"error": {"code", "message", "details"}}."""
+
+    error: ErrorDetail
+
+
+class AppError(Exception):
+    status_code = HTTP_500_INTERNAL_SERVER_ERROR
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(error=ErrorDetail(code=self.code, message=self.message, details=self.details))
+
+
+class ClientError(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(ClientError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ClientError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ClientError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ClientError):
+    status_code = 409
+    code = "conflict"
+
+
+class RateLimited(ClientError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(message, details={"retry_after": retry_after, **(details or {})},
+                         headers={"Retry-After": str(retry_after)})
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+               415: "unsupported_media_type", 429: "rate_limited", 503: "unavailable"}
+
+
+def _json(body: ErrorBody, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=msgspec.to_builtins(body), status_code=status,
+                    media_type=MediaType.JSON, headers=headers or {})
+
+
+def app_error_handler(_: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    return _json(exc.body(), exc.status_code, exc.headers)
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        body = ErrorBody(ErrorDetail("validation_error", "Invalid request", exc.extra))
+    else:
+        code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
+        body = ErrorBody(ErrorDetail(code, str(exc.detail), exc.extra or None))
+    return _json(body, status, dict(exc.headers or {}))
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request.logger.exception("unhandled error", exc_info=exc)
+    return _json(ErrorBody(ErrorDetail("internal_error", "Internal server error")), 500)
+
+
+EXCEPTION_HANDLERS = {
+    AppError: app_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
+
+ERROR_CODES = (400, 401, 403, 404, 409, 429)
+
+_DESCRIPTIONS = {400: "Invalid input", 401: "Not signed in", 403: "Not allowed",
+                 404: "Not found", 409: "Conflict", 429: "Rate limited (see Retry-After)",
+                 503: "A dependency is unavailable"}
+
+
+def error_responses(*codes: int) -> dict[int, Any]:
+    """OpenAPI entries documenting the error body for the given status codes."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return {c: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(c, "Error"))
+            for c in codes}

@@ -41,9 +41,17 @@ async def socket_user(sid: str) -> CurrentUser:
     saved = await sio.get_session(sid)
     user = await user_for_session(uuid.UUID(saved["session_id"]), Platform(saved["platform"]))
     if user is None:
-        await sio.disconnect(sid)
+        # Answer the event first, then drop the socket (a disconnect now would eat the ack).
+        sio.start_background_task(_disconnect_later, sid)
         raise Unauthorized("Your session has ended, sign in again", code="session_ended")
     return user
+
+
+async def _disconnect_later(sid: str) -> None:
+    from realtime.server import sio
+
+    await sio.sleep(0.2)
+    await sio.disconnect(sid)
 
 
 def event(payload_type: type[P], *, roles: tuple[Role, ...] = ()) -> Callable[

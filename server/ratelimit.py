@@ -11,6 +11,15 @@ from server.errors import RateLimited
 from server.redis import get_redis
 
 
+# One round trip, atomic, and Redis 6 compatible (EXPIRE ... NX needs Redis 7): the window
+# starts at the first hit and the key can never be left without an expiry.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
+
 class Limit(msgspec.Struct, frozen=True):
     name: str
     max_hits: int
@@ -20,11 +29,6 @@ class Limit(msgspec.Struct, frozen=True):
 async def hit(limit: Limit, subject: str, message: str) -> None:
     """Count one hit for `subject`; raise RateLimited once the window's budget is spent."""
     key = f"rl:{limit.name}:{subject}"
-    redis = get_redis()
-    pipe = redis.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, limit.window_s, nx=True)
-    pipe.ttl(key)
-    count, _, ttl = await pipe.execute()
+    count, ttl = await get_redis().eval(_HIT, 1, key, limit.window_s)
     if count > limit.max_hits:
         raise RateLimited(message, retry_after=ttl if ttl and ttl > 0 else limit.window_s)

@@ -1,0 +1,34 @@
+# Two user-facing targets: `make run` (the whole stack, embedded services) and `make test`.
+# Everything else is internal: the venv and node_modules are (re)built only when their inputs change.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := $(if $(wildcard package.json),node_modules/.installed)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test deps chromium
+
+run: deps
+	$(PY) -m server.dev.run
+
+test: deps chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+deps: $(PY_STAMP) $(NODE_STAMP)
+
+# Re-run pip only when pyproject.toml changes (or the venv was deleted).
+$(PY_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	npm install --no-audit --no-fund
+	touch $@
+
+# Browser tests drive Debian's chromium (no browser download at install time).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }

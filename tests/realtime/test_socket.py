@@ -1,0 +1,110 @@
+"""The Socket.IO spine against a real server process, Redis and a Celery worker."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import socketio
+
+from tests.fixtures import code_of
+
+
+async def _sign_in(base: str, email: str, read_mail) -> str:
+    async with httpx.AsyncClient(base_url=base) as http:
+        await http.get("/healthz")
+        headers = {"x-csrftoken": http.cookies["csrftoken"]}
+        res = await http.post("/api/auth/magic-link/send", json={"email": email}, headers=headers)
+        assert res.status_code == 202
+        code = code_of(await read_mail(email))
+        res = await http.post("/api/auth/magic-link/verify-otp",
+                              json={"email": email, "otp": code}, headers=headers)
+        assert res.status_code == 200, res.text
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+
+async def _connect(base: str, cookie: str, origin: str | None = None,
+                   transports: list[str] | None = None) -> socketio.AsyncClient:
+    client = socketio.AsyncClient(reconnection=False)
+    headers = {"Cookie": cookie, "Origin": origin or base}
+    await client.connect(base, headers=headers, transports=transports or ["websocket"],
+                         wait_timeout=10)
+    return client
+
+
+async def test_worker_push_reaches_the_socket_through_redis(live_server, read_mail):
+    base = live_server.weokto_url
+    cookie = await _sign_in(base, "sock@example.com", read_mail)
+    client = await _connect(base, cookie)
+    welcomed: asyncio.Future = asyncio.get_running_loop().create_future()
+    client.on("session.welcome", lambda data: welcomed.done() or welcomed.set_result(data))
+    ack = await client.call("hello", {}, timeout=10)
+    assert ack["ok"] is True
+    event = await asyncio.wait_for(welcomed, 15)
+    assert event["type"] == "session.welcome" and event["user"]["email"] == "sock@example.com"
+    assert event["worker"].startswith("celery@") and event["platform"] == "weokto"
+    await client.disconnect()
+
+
+async def test_polling_transport_works_too(live_server, read_mail):
+    base = live_server.stam_url
+    cookie = await _sign_in(base, "poll@example.com", read_mail)
+    client = await _connect(base, cookie, transports=["polling"])
+    assert (await client.call("hello", {}, timeout=10))["ok"] is True
+    await client.disconnect()
+
+
+async def test_connection_without_session_is_refused(live_server):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _connect(live_server.weokto_url, "")
+
+
+async def test_foreign_origin_is_refused(live_server, read_mail):
+    cookie = await _sign_in(live_server.weokto_url, "origin@example.com", read_mail)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _connect(live_server.weokto_url, cookie, origin="https://evil.example")
+
+
+async def test_other_platforms_session_is_refused(live_server, read_mail):
+    cookie = await _sign_in(live_server.weokto_url, "cross@example.com", read_mail)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await _connect(live_server.stam_url, cookie)
+
+
+async def test_event_after_logout_gets_an_error_ack(live_server, read_mail):
+    base = live_server.weokto_url
+    cookie = await _sign_in(base, "late@example.com", read_mail)
+    client = await _connect(base, cookie)
+    async with httpx.AsyncClient(base_url=base) as http:
+        for pair in cookie.split("; "):
+            k, v = pair.split("=", 1)
+            http.cookies.set(k, v)
+        res = await http.post("/api/auth/logout",
+                              headers={"x-csrftoken": http.cookies["csrftoken"]})
+        assert res.status_code == 200
+    ack = await client.call("hello", {}, timeout=10)
+    assert ack["ok"] is False and ack["error"]["code"] == "session_ended"
+    await client.disconnect()
+
+
+async def test_bad_payload_gets_a_validation_ack(live_server, read_mail):
+    base = live_server.weokto_url
+    client = await _connect(base, await _sign_in(base, "bad@example.com", read_mail))
+    ack = await client.call("hello", "not-an-object", timeout=10)
+    assert ack["ok"] is False and ack["error"]["code"] == "validation_error"
+    await client.disconnect()
+
+
+async def test_welcome_action_emits_a_decodable_event(captured_events):
+    from db.auth.tables import User
+    from server.domains.auth.actions import do_welcome
+    from server.domains.auth.events import SessionWelcome
+    import msgspec
+
+    rows = await User.insert(User(platform="stam", email="w@example.com",
+                                  display_name="W")).returning(User.id)
+    assert await do_welcome(rows[0]["id"], worker="celery@test") is True
+    (event,) = captured_events
+    decoded = msgspec.convert(event["payload"], SessionWelcome)
+    assert event["room"] == f"user:{rows[0]['id']}" and decoded.user.display_name == "W"
+    assert decoded.platform == "stam" and decoded.worker == "celery@test"

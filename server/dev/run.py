@@ -23,7 +23,6 @@ from server.dev.procs import ROOT, http_status, port_is_free
 from server.dev.stack import migrate_argv, procfile_entries, seed_argv, stack_env
 from server.dev.supervisor import Supervisor
 
-DATA_ROOT = ROOT / ".data"
 READY_TIMEOUT = 180.0
 
 
@@ -129,18 +128,20 @@ def run(environ: Mapping[str, str]) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     sup = Supervisor(environ)
-    DATA_ROOT.mkdir(exist_ok=True)
-    lock = acquire_lock(DATA_ROOT / "run.lock")
+    # DATA_DIR lets a benchmark or a second checkout use its own data (default: .data/).
+    data_root = Path(environ.get("DATA_DIR") or ROOT / ".data").resolve()
+    data_root.mkdir(parents=True, exist_ok=True)
+    lock = acquire_lock(data_root / "run.lock")
     port = choose_port(environ, "PORT", 8000)
     smtp_port = choose_port(environ, "SMTP_PORT", 2525)
     if not environ.get("PORT") and port != 8000:
         sup.say("run", f"port 8000 is busy: using {port}")
     services: Services | None = None
     try:
-        services = resolve_services(DATA_ROOT, environ)
+        services = resolve_services(data_root, environ)
         what = "embedded " + "+".join(type(s).__name__.removeprefix("Embedded") for s in services.started)
         sup.say("run", f"services ready in {services.startup_seconds:.1f}s ({what if services.started else 'from env'})")
-        sup.env = stack_env(environ, services, port=port, smtp_port=smtp_port, app_env=environ.get("APP_ENV", "dev"))
+        sup.env = stack_env({**environ, "DATA_DIR": str(data_root)}, services, port=port, smtp_port=smtp_port, app_env=environ.get("APP_ENV", "dev"))
         os.environ.update(sup.env)  # for the in-process import of server.seed (banner)
         if not start_stack(sup, stop):
             return 0

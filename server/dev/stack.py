@@ -36,6 +36,7 @@ def stack_env(
     env.setdefault("WEOKTO_BASE_URL", f"http://localhost:{port}")
     env.setdefault("STAM_BASE_URL", f"http://stam.localhost:{port}")
     env.setdefault("LOG_JSON", "0")
+    env.setdefault("DATA_DIR", str(ROOT / ".data"))
     return env
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import FromQuery
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
@@ -46,7 +47,7 @@ class AuthController(Controller):
         return SENT
 
     @get("/magic-link/verify", responses=error_responses(400, 403, 429))
-    async def verify_link(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    async def verify_link(self, request: Request[Any, Any, Any], token: FromQuery[str]) -> Response[Any]:
         """Sign in from the emailed link, then redirect (HTML) to choose-guild or home."""
         try:
             outcome = await actions.check_verify_link(

@@ -5,6 +5,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from server.domains.platforms.deps import platform_of
@@ -39,7 +40,7 @@ class DevMailController(Controller):
     tags = ["dev"]
 
     @get("/mail.json")
-    async def mail_json(self, to: str | None = None) -> list[CaughtMail]:
+    async def mail_json(self, to: FromQuery[str | None] = None) -> list[CaughtMail]:
         """Mail caught by the local SMTP catcher, newest first (dev only)."""
         mails = await caught_mail()
         if to:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from server.domains.auth.actions import home_for
@@ -30,13 +31,13 @@ class PagesController(Controller):
         return _page(request, "landing")
 
     @get("/login")
-    async def login(self, request: Request[Any, Any, Any], error: str | None = None) -> Template | Redirect:
+    async def login(self, request: Request[Any, Any, Any], error: FromQuery[str | None] = None) -> Template | Redirect:
         if request.user is not None:
             return Redirect(home_for(request.user))
         return _page(request, "login", error=LOGIN_ERRORS.get(error or "", ""))
 
     @get("/verify")
-    async def verify(self, request: Request[Any, Any, Any], email: str = "") -> Template | Redirect:
+    async def verify(self, request: Request[Any, Any, Any], email: FromQuery[str] = "") -> Template | Redirect:
         if request.user is not None:
             return Redirect(home_for(request.user))
         return _page(request, "verify", email=email[:320])

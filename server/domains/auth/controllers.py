@@ -5,7 +5,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromQuery
+from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
@@ -41,7 +41,7 @@ class AuthController(Controller):
     @post("/magic-link/send", status_code=HTTP_202_ACCEPTED,
           responses=error_responses(400, 429, 503))
     async def send_magic_link(self, request: Request[Any, Any, Any],
-                              data: MagicLinkSend) -> MagicLinkSent:
+                              data: JSONBody[MagicLinkSend]) -> MagicLinkSent:
         """Email a sign-in link and code. Same answer whether or not the address is known."""
         await actions.check_send_login(platform_of(request), data.email, client_ip(request))
         return SENT
@@ -62,7 +62,7 @@ class AuthController(Controller):
     @post("/magic-link/verify-otp", status_code=HTTP_200_OK,
           responses=error_responses(400, 403, 429))
     async def verify_otp(self, request: Request[Any, Any, Any],
-                         data: OtpVerify) -> Response[LoginResult]:
+                         data: JSONBody[OtpVerify]) -> Response[LoginResult]:
         """Sign in with the 6-digit code; 5 wrong codes kill the pending code."""
         outcome = await actions.check_verify_otp(
             platform_of(request), data.email, data.otp, client_ip(request), _ua(request))

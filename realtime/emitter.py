@@ -27,6 +27,7 @@ class QueuedEvent(msgspec.Struct, frozen=True):
     room: str
     event: str
     payload: msgspec.Struct
+    skip_sid: str | None = None
 
 
 _pending: contextvars.ContextVar[list[QueuedEvent] | None] = contextvars.ContextVar(
@@ -55,12 +56,18 @@ def set_sender(sender: Callable[[QueuedEvent], Any] | None) -> None:
     _sender = sender
 
 
-def queue(room: str, event: str, payload: msgspec.Struct) -> None:
+def queue(room: str, event: str, payload: msgspec.Struct, skip_sid: str | None = None) -> None:
     """Queue an event for after the current atomic() block commits."""
     pending = _pending.get()
     if pending is None:
         raise RuntimeError("realtime events must be queued inside db atomic()")
-    pending.append(QueuedEvent(room=room, event=event, payload=payload))
+    pending.append(QueuedEvent(room=room, event=event, payload=payload, skip_sid=skip_sid))
+
+
+async def publish_ephemeral(room: str, event: str, payload: msgspec.Struct,
+                            skip_sid: str | None = None) -> None:
+    """Send at once an event that describes no stored state (typing, presence)."""
+    await flush([QueuedEvent(room=room, event=event, payload=payload, skip_sid=skip_sid)])
 
 
 async def _publish(item: QueuedEvent) -> None:
@@ -70,7 +77,8 @@ async def _publish(item: QueuedEvent) -> None:
             await result
         return
     data = msgspec.to_builtins(item.payload)
-    await _get_manager().emit(item.event, data, room=item.room, namespace="/")
+    await _get_manager().emit(item.event, data, room=item.room, namespace="/",
+                              skip_sid=item.skip_sid)
 
 
 async def flush(items: list[QueuedEvent]) -> None:

@@ -9,29 +9,39 @@ from typing import Any, TypeVar
 import msgspec
 import structlog
 
+from realtime.rooms import channel_room, guild_room
 from server.domains.auth.guards import check_roles
 from server.domains.auth.queries import user_for_session
 from server.domains.auth.schemas import CurrentUser, Role
+from server.domains.chat import actions as chat
+from server.domains.chat import queries as chat_queries
+from server.domains.chat.schemas import (
+    HISTORY_DEFAULT, ChannelRef, EditMessage, JoinChannel, JoinDm, MarkRead, MessageRef, React,
+    SendDm, SendMessage, StreamRef,
+)
+from server.domains.guilds.queries import access_channel, channel_read
 from server.domains.platforms.queries import Platform
 from server.errors import AppError, Unauthorized
 from server.jobs import enqueue
 
 log = structlog.get_logger(__name__)
 P = TypeVar("P", bound=msgspec.Struct)
-
-
-class Ack(msgspec.Struct, omit_defaults=True):
-    ok: bool
-    error: dict[str, Any] | None = None
-    data: Any = None
+Handler = Callable[[CurrentUser, Any, str], Awaitable[Any]]
 
 
 def ok(data: Any = None) -> dict[str, Any]:
-    return msgspec.to_builtins(Ack(ok=True, data=data))
+    return {"ok": True, "data": msgspec.to_builtins(data)}
 
 
 def fail(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message, "details": details}}
+
+
+async def _disconnect_later(sid: str) -> None:
+    from realtime.server import sio
+
+    await sio.sleep(0.2)
+    await sio.disconnect(sid)
 
 
 async def socket_user(sid: str) -> CurrentUser:
@@ -47,19 +57,11 @@ async def socket_user(sid: str) -> CurrentUser:
     return user
 
 
-async def _disconnect_later(sid: str) -> None:
-    from realtime.server import sio
-
-    await sio.sleep(0.2)
-    await sio.disconnect(sid)
-
-
-def event(payload_type: type[P], *, roles: tuple[Role, ...] = ()) -> Callable[
-        [Callable[[CurrentUser, P, str], Awaitable[Any]]], Callable[..., Awaitable[dict[str, Any]]]]:
-    """Wrap a handler: typed payload, guard, and an ack that is never an exception."""
+def event(name: str, payload_type: type[P], *, roles: tuple[Role, ...] = ()) -> Callable[[Handler], Handler]:
+    """Register a handler: typed payload, guard, and an ack that is never an exception."""
     allowed = frozenset(roles)
 
-    def wrap(fn: Callable[[CurrentUser, P, str], Awaitable[Any]]) -> Callable[..., Awaitable[dict[str, Any]]]:
+    def wrap(fn: Handler) -> Handler:
         @functools.wraps(fn)
         async def handler(sid: str, data: Any = None) -> dict[str, Any]:
             try:
@@ -71,29 +73,96 @@ def event(payload_type: type[P], *, roles: tuple[Role, ...] = ()) -> Callable[
             except AppError as exc:
                 return fail(exc.code, exc.message, exc.details)
             except Exception:
-                log.exception("socket handler failed", handler=fn.__name__)
+                log.exception("socket handler failed", handler=name)
                 return fail("internal_error", "Something went wrong")
 
-        return handler
+        from realtime.server import sio
+
+        sio.on(name, handler=handler)
+        return fn
 
     return wrap
 
 
-def _register() -> None:
-    from realtime.server import sio
-
-    sio.on("hello", handler=hello)
-
-
-class Hello(msgspec.Struct, forbid_unknown_fields=False):
+class Hello(msgspec.Struct):
     pass
 
 
-@event(Hello)
+@event("hello", Hello)
 async def hello(user: CurrentUser, _: Hello, sid: str) -> dict[str, Any]:
     """The browser is in its user room: ask a worker to push session.welcome through Redis."""
     await enqueue("tasks.realtime.welcome", user.id)
     return {"user_id": user.id}
 
 
-_register()
+@event("join_channel", JoinChannel)
+async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> dict[str, Any]:
+    from realtime.server import sio
+
+    ch = await access_channel(user, p.channel_id)
+    # Enter the room before reading the catch-up: a message committed in between is then
+    # both in the catch-up and pushed, and the client keeps one copy per seq. None is lost.
+    await sio.enter_room(sid, channel_room(p.channel_id))
+    await sio.enter_room(sid, guild_room(ch.access.guild_id))
+    stream = chat.Stream(channel_id=p.channel_id, guild_id=ch.access.guild_id)
+    last_seq = await chat.stream_last_seq(stream)
+    caught = await chat_queries.catch_up("channel", p.channel_id, last_seq, p.since_seq,
+                                         HISTORY_DEFAULT)
+    channel = channel_read({**ch.channel, "last_seq": last_seq}, ch.access, 0)
+    return {"channel": channel, "messages": caught.messages, "resync": caught.resync,
+            "last_seq": last_seq}
+
+
+@event("leave_channel", ChannelRef)
+async def leave_channel(user: CurrentUser, p: ChannelRef, sid: str) -> dict[str, Any]:
+    from realtime.server import sio
+
+    await sio.leave_room(sid, channel_room(p.channel_id))
+    return {}
+
+
+@event("send_message", SendMessage)
+async def send_message(user: CurrentUser, p: SendMessage, sid: str) -> Any:
+    return await chat.check_send_message(user, p.channel_id, p.content, p.client_msg_id)
+
+
+@event("send_dm", SendDm)
+async def send_dm(user: CurrentUser, p: SendDm, sid: str) -> Any:
+    return await chat.check_send_dm(user, p.user_id, p.content, p.client_msg_id)
+
+
+@event("join_dm", JoinDm)
+async def join_dm(user: CurrentUser, p: JoinDm, sid: str) -> dict[str, Any]:
+    stream = await chat.dm_stream(user, p.user_id, create=True)
+    last_seq = await chat.stream_last_seq(stream)
+    assert stream.conversation_id is not None
+    caught = await chat_queries.catch_up("conversation", stream.conversation_id, last_seq,
+                                         p.since_seq, HISTORY_DEFAULT)
+    return {"conversation": {"id": stream.conversation_id, "user_id": p.user_id,
+                             "last_seq": last_seq},
+            "messages": caught.messages, "resync": caught.resync, "last_seq": last_seq}
+
+
+@event("edit_message", EditMessage)
+async def edit_message(user: CurrentUser, p: EditMessage, sid: str) -> dict[str, Any]:
+    return {"message": await chat.check_edit_message(user, p.message_id, p.content)}
+
+
+@event("delete_message", MessageRef)
+async def delete_message(user: CurrentUser, p: MessageRef, sid: str) -> dict[str, Any]:
+    return {"message": await chat.check_delete_message(user, p.message_id)}
+
+
+@event("react", React)
+async def react(user: CurrentUser, p: React, sid: str) -> Any:
+    return await chat.check_react(user, p.message_id, p.emoji)
+
+
+@event("typing", StreamRef)
+async def typing(user: CurrentUser, p: StreamRef, sid: str) -> dict[str, Any]:
+    return {"sent": await chat.check_typing(user, p.channel_id, p.user_id, sid)}
+
+
+@event("mark_read", MarkRead)
+async def mark_read(user: CurrentUser, p: MarkRead, sid: str) -> Any:
+    return await chat.check_mark_read(user, p.seq, p.channel_id, p.user_id)

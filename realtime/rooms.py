@@ -4,3 +4,11 @@ from __future__ import annotations
 
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def guild_room(guild_id: int) -> str:
+    return f"guild:{guild_id}"
+
+
+def channel_room(channel_id: int) -> str:
+    return f"channel:{channel_id}"

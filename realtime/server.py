@@ -1,4 +1,4 @@
-"""The Socket.IO server: Redis backplane, origin check, session auth on connect."""
+"""The Socket.IO server: Redis backplane, origin check, session auth, rooms and presence."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,14 +6,21 @@ from typing import Any
 import socketio
 import structlog
 
+from realtime import presence
 from realtime.emitter import CHANNEL
-from realtime.rooms import user_room
+from realtime.rooms import channel_room, guild_room, user_room
 from server.domains.auth.queries import user_for_cookie_header
+from server.domains.guilds.events import publish_presence
+from server.domains.guilds.queries import guild_channel_ids, user_guild_ids
 from server.domains.ops.metrics import SOCKETS
 from server.domains.platforms.queries import platform_for_host
 from server.settings import get_settings
 
 log = structlog.get_logger(__name__)
+
+# This process's sockets (sid -> user id), refreshed in Redis by the heartbeat.
+LOCAL: dict[str, int] = {}
+_heartbeat_started = False
 
 
 def _make_server() -> socketio.AsyncServer:
@@ -39,6 +46,22 @@ def origin_allowed(environ: dict[str, Any]) -> bool:
     return origin is None or origin.rstrip("/") in get_settings().allowed_origins
 
 
+async def _heartbeat() -> None:
+    while True:
+        await sio.sleep(presence.HEARTBEAT_S)
+        try:
+            await presence.refresh(dict(LOCAL))
+        except Exception:  # Redis down: retry at the next beat
+            log.warning("presence heartbeat failed", exc_info=True)
+
+
+def _ensure_heartbeat() -> None:
+    global _heartbeat_started
+    if not _heartbeat_started:
+        _heartbeat_started = True
+        sio.start_background_task(_heartbeat)
+
+
 @sio.event
 async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
     if not origin_allowed(environ):
@@ -52,13 +75,30 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
     await sio.save_session(sid, {"user_id": user.id, "platform": platform.value,
                                  "session_id": user.session_id})
     await sio.enter_room(sid, user_room(user.id))
+    guild_ids = await user_guild_ids(user.id)
+    for guild_id in guild_ids:
+        await sio.enter_room(sid, guild_room(guild_id))
+    LOCAL[sid] = user.id
     SOCKETS.inc()
-    log.info("socket connected", sid=sid, user_id=user.id, platform=platform.value)
+    _ensure_heartbeat()
+    if await presence.connect(user.id, sid):
+        await publish_presence(guild_ids, user.id, "online")
 
 
 @sio.event
 async def disconnect(sid: str, reason: Any = None) -> None:
     SOCKETS.dec()
+    user_id = LOCAL.pop(sid, None)
+    if user_id is not None and await presence.disconnect(user_id, sid):
+        await publish_presence(await user_guild_ids(user_id), user_id, "offline")
+
+
+async def evict(user_id: int, guild_id: int) -> None:
+    """Take a removed member's sockets (on any process) out of the guild's rooms."""
+    rooms = [guild_room(guild_id), *(channel_room(c) for c in await guild_channel_ids(guild_id))]
+    for sid in await presence.user_sids(user_id):
+        for room in rooms:
+            await sio.manager.leave_room(sid, "/", room)
 
 
 # Event handlers register themselves on `sio` when imported.

@@ -18,6 +18,12 @@ from db.engine import close_pool, open_pool
 from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
+from server.domains.chat.controllers import (
+    BlockController, ChannelMessagesController, DmController,
+)
+from server.domains.guilds.controllers import (
+    ChannelController, GuildController, ModerationController,
+)
 from server.domains.ops.controllers import OpsController
 from server.domains.ops.devmail import DevMailController
 from server.domains.ops.metrics import register_collectors
@@ -60,6 +66,8 @@ def create_app() -> Litestar:
     prometheus = PrometheusConfig(app_name="weokto", prefix="weokto", group_path=True,
                                   exclude=["/metrics", "/static", "/vendor"])
     handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
+                      GuildController, ModerationController, ChannelController,
+                      ChannelMessagesController, DmController, BlockController,
                       PagesController, *_static_routers()]
     if settings.is_dev:  # the mail catcher's views exist only outside production
         handlers.append(DevMailController)

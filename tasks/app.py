@@ -23,6 +23,10 @@ celery_app.conf.update(
     accept_content=["json"],
     timezone="UTC",
     beat_schedule={
+        "sweep-presence": {
+            "task": "tasks.realtime.sweep_presence",
+            "schedule": 60.0,
+        },
         "purge-expired-logins": {
             "task": "tasks.maintenance.purge_expired_logins",
             "schedule": crontab(minute=17),

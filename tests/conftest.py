@@ -115,8 +115,10 @@ async def db(migrated: None) -> AsyncIterator[Any]:
     await close_pool()
 
 
-def _managed(stack: Stack, name: str, argv: list[str], ready: Callable[[], bool]) -> ManagedProcess:
-    process = ManagedProcess(name=name, argv=argv, env=stack.env, log_path=stack.tmp / "logs" / f"{name}.log", ready=ready)
+def _managed(stack: Stack, name: str, argv: list[str], ready: Callable[[], bool],
+             env: dict[str, str] | None = None) -> ManagedProcess:
+    process = ManagedProcess(name=name, argv=argv, env=env or stack.env,
+                             log_path=stack.tmp / "logs" / f"{name}.log", ready=ready)
     stack.processes.append(process)
     return process
 
@@ -165,6 +167,17 @@ def live_server(stack: Stack, celery_worker: ManagedProcess, mailcatcher: Manage
     healthz = f"http://127.0.0.1:{stack.port}/healthz"
     process = _managed(stack, "web", procfile_argv("web", stack.env), http_ready(healthz))
     yield LiveServer(port=stack.port, process=process.start())
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def second_server(stack: Stack, live_server: LiveServer) -> Iterator[LiveServer]:
+    """Another web process on its own port, sharing PostgreSQL and Redis (scale-out)."""
+    port = free_port()
+    env = {**stack.env, "PORT": str(port)}
+    healthz = f"http://127.0.0.1:{port}/healthz"
+    process = _managed(stack, "web2", procfile_argv("web", env), http_ready(healthz), env=env)
+    yield LiveServer(port=port, process=process.start())
     process.stop()
 
 

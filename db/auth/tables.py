@@ -15,6 +15,8 @@ class User(Table, tablename="users"):
     status = Varchar(length=16, default="active")
     # Set when a WEOKTO member picks a guild (guilds domain adds the FK target later).
     primary_guild_id = Integer(null=True, default=None)
+    # The primary guild may change once per 30 days.
+    primary_guild_changed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     last_login_at = Timestamptz(null=True, default=None)
 

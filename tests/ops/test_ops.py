@@ -1,6 +1,8 @@
 """Liveness, readiness (503 without a worker), metrics, OpenAPI and the dev mail routes."""
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -38,7 +40,12 @@ async def test_metrics_expose_requests_sockets_and_tasks(live_server, read_mail)
                               headers={"x-csrftoken": http.cookies["csrftoken"]})
         assert res.status_code == 202
         await read_mail("m@example.com")
-        text = (await http.get("/metrics")).text
+        wanted = 'celery_task_outcomes_total{state="success",task="tasks.mail.send_login_email"}'
+        for _ in range(100):  # the outcome is counted just after the mail leaves the worker
+            text = (await http.get("/metrics")).text
+            if wanted in text:
+                break
+            await asyncio.sleep(0.1)
     assert "weokto_requests_total" in text and "weokto_request_duration_seconds" in text
     assert "realtime_socket_connections" in text
     assert 'celery_task_outcomes_total{state="success",task="tasks.mail.send_login_email"}' in text

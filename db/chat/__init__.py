@@ -1,0 +1,1 @@
+"""Messages, reactions, read markers, DM conversations and blocks."""

@@ -1,0 +1,1 @@
+"""Guilds, categories, channels, memberships, bans and the moderation audit log."""

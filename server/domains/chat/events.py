@@ -1,0 +1,123 @@
+"""Chat realtime events and the rooms they go to."""
+from __future__ import annotations
+
+import msgspec
+
+from realtime import emitter
+from realtime.rooms import channel_room, guild_room, user_room
+from server.domains.chat.schemas import Author, MessageRead, ReactionRead
+
+
+class Stream(msgspec.Struct, frozen=True):
+    """Where a message lives: a guild channel, or a DM between two users."""
+
+    channel_id: int | None = None
+    guild_id: int | None = None
+    conversation_id: int | None = None
+    pair: tuple[int, int] | None = None
+
+    def rooms(self) -> list[str]:
+        if self.channel_id is not None:
+            return [channel_room(self.channel_id)]
+        assert self.pair is not None
+        return [user_room(u) for u in self.pair]
+
+
+class NewMessage(msgspec.Struct, tag_field="type", tag="new_message"):
+    message: MessageRead
+
+
+class NewDm(msgspec.Struct, tag_field="type", tag="new_dm"):
+    conversation_id: int
+    message: MessageRead
+
+
+class MessageEdited(msgspec.Struct, tag_field="type", tag="message_edited"):
+    message: MessageRead
+
+
+class MessageDeleted(msgspec.Struct, tag_field="type", tag="message_deleted"):
+    message: MessageRead
+
+
+class ReactionUpdated(msgspec.Struct, tag_field="type", tag="reaction_updated"):
+    message_id: int
+    channel_id: int | None
+    conversation_id: int | None
+    reactions: list[ReactionRead]
+
+
+class Typing(msgspec.Struct, tag_field="type", tag="typing"):
+    channel_id: int | None
+    conversation_id: int | None
+    user: Author
+    expires_in_ms: int
+
+
+class ChannelActivity(msgspec.Struct, tag_field="type", tag="channel_activity"):
+    guild_id: int
+    channel_id: int
+    last_seq: int
+    author_id: int
+
+
+class UnreadUpdated(msgspec.Struct, tag_field="type", tag="unread_updated"):
+    channel_id: int | None
+    conversation_id: int | None
+    last_read_seq: int
+    unread: int
+
+
+class Mention(msgspec.Struct, tag_field="type", tag="mention"):
+    guild_id: int
+    channel_id: int
+    message: MessageRead
+
+
+def notify_new(stream: Stream, message: MessageRead, mentioned: list[int]) -> None:
+    if stream.channel_id is not None and stream.guild_id is not None:
+        emitter.queue(channel_room(stream.channel_id), "new_message", NewMessage(message=message))
+        emitter.queue(guild_room(stream.guild_id), "channel_activity", ChannelActivity(
+            guild_id=stream.guild_id, channel_id=stream.channel_id, last_seq=message.seq,
+            author_id=message.author.id))
+        for user_id in mentioned:
+            emitter.queue(user_room(user_id), "mention", Mention(
+                guild_id=stream.guild_id, channel_id=stream.channel_id, message=message))
+        return
+    assert stream.conversation_id is not None
+    event = NewDm(conversation_id=stream.conversation_id, message=message)
+    for room in stream.rooms():
+        emitter.queue(room, "new_dm", event)
+
+
+def notify_edited(stream: Stream, message: MessageRead) -> None:
+    for room in stream.rooms():
+        emitter.queue(room, "message_edited", MessageEdited(message=message))
+
+
+def notify_deleted(stream: Stream, message: MessageRead) -> None:
+    for room in stream.rooms():
+        emitter.queue(room, "message_deleted", MessageDeleted(message=message))
+
+
+def notify_reactions(stream: Stream, message_id: int, reactions: list[ReactionRead]) -> None:
+    event = ReactionUpdated(message_id=message_id, channel_id=stream.channel_id,
+                            conversation_id=stream.conversation_id, reactions=reactions)
+    for room in stream.rooms():
+        emitter.queue(room, "reaction_updated", event)
+
+
+def notify_unread(user_id: int, stream: Stream, last_read_seq: int, unread: int) -> None:
+    emitter.queue(user_room(user_id), "unread_updated", UnreadUpdated(
+        channel_id=stream.channel_id, conversation_id=stream.conversation_id,
+        last_read_seq=last_read_seq, unread=unread))
+
+
+async def publish_typing(stream: Stream, user: Author, skip_sid: str | None) -> None:
+    event = Typing(channel_id=stream.channel_id, conversation_id=stream.conversation_id,
+                   user=user, expires_in_ms=5000)
+    rooms = stream.rooms()
+    if stream.pair is not None:  # DM: only the other side needs to see it
+        rooms = [r for r in rooms if r != user_room(user.id)]
+    for room in rooms:
+        await emitter.publish_ephemeral(room, "typing", event, skip_sid=skip_sid)

@@ -1,0 +1,1 @@
+"""Guilds: membership, channels, primary guild and moderation."""

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
 import structlog
 
@@ -72,6 +73,8 @@ def event(name: str, payload_type: type[P], *, roles: tuple[Role, ...] = ()) -> 
                 return fail("validation_error", str(exc))
             except AppError as exc:
                 return fail(exc.code, exc.message, exc.details)
+            except asyncpg.DataError:
+                return fail("invalid_input", "A value is out of range")
             except Exception:
                 log.exception("socket handler failed", handler=name)
                 return fail("internal_error", "Something went wrong")

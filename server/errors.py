@@ -96,12 +96,25 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return _json(body, status, dict(exc.headers or {}))
 
 
+def db_input_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Last line of defence: a value PostgreSQL cannot hold (an id past int4, say) is the
+    # client's mistake, not ours. Validators should catch these first.
+    return _json(ErrorBody(ErrorDetail("invalid_input", "A value is out of range")), 400)
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request.logger.exception("unhandled error", exc_info=exc)
     return _json(ErrorBody(ErrorDetail("internal_error", "Internal server error")), 500)
 
 
+def _db_input_errors() -> dict[type[Exception], Any]:
+    from asyncpg.exceptions import DataError
+
+    return {DataError: db_input_error_handler}
+
+
 EXCEPTION_HANDLERS = {
+    **_db_input_errors(),
     AppError: app_error_handler,
     HTTPException: http_error_handler,
     Exception: internal_error_handler,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from server.domains.auth.guards import login_required
 from server.domains.chat import actions, queries
@@ -12,8 +12,8 @@ from server.domains.chat.schemas import HISTORY_DEFAULT, BlockResult, Conversati
 from server.domains.guilds.queries import access_channel
 from server.errors import error_responses
 
-Limit = Annotated[int, Parameter(ge=1, le=100, query="limit")]
-SeqParam = Annotated[int | None, Parameter(ge=0, le=2**62)]
+Limit = Annotated[int, QueryParameter(ge=1, le=100)]
+SeqParam = Annotated[int | None, QueryParameter(ge=0, le=2**62)]
 ERRORS = error_responses(400, 401, 403, 404)
 
 

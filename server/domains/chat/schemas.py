@@ -11,7 +11,8 @@ MAX_REACTIONS = 20
 HISTORY_DEFAULT = 50
 CATCH_UP_MAX = 500
 
-Id = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+# Row ids are PostgreSQL integers (serial): anything larger cannot exist.
+Id = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 # Length is checked after trimming, with a clear `too_long` error; this bound only stops abuse.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from server.domains.auth.guards import login_required
 from server.domains.guilds import actions, queries
@@ -14,7 +14,8 @@ from server.domains.guilds.schemas import (
 )
 from server.errors import error_responses
 
-Limit = Annotated[int, Parameter(ge=1, le=100, query="limit")]
+Limit = Annotated[int, QueryParameter(ge=1, le=100)]
+RowId = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 ERRORS = error_responses(400, 401, 403, 404, 409)
 
 
@@ -70,7 +71,7 @@ class GuildController(Controller):
 
     @get("/{slug:str}/audit-log", responses=ERRORS)
     async def audit_log(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                        before_id: FromQuery[int | None] = None, limit: Limit = 50) -> list[AuditEntry]:
+                        before_id: RowId = None, limit: Limit = 50) -> list[AuditEntry]:
         """Moderation history, newest first (moderators only)."""
         return await queries.audit_log(request.user, slug, before_id, limit)
 

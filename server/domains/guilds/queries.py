@@ -214,7 +214,7 @@ async def audit_log(user: CurrentUser, slug: str, before_id: int | None,
         "SELECT a.*, ua.display_name AS actor_name, ut.display_name AS target_name "
         "FROM guild_audit_log a LEFT JOIN users ua ON ua.id = a.actor "
         "LEFT JOIN users ut ON ut.id = a.target WHERE a.guild = {} AND a.id < {} "
-        "ORDER BY a.id DESC LIMIT {}", guild["id"], before_id or 2**62, limit)
+        "ORDER BY a.id DESC LIMIT {}", guild["id"], before_id or 2**31 - 1, limit)
     return [AuditEntry(
         id=r["id"], action=r["action"], reason=r["reason"], created_at=r["created_at"],
         details=_msgspec.json.decode(r["details"]) if isinstance(r["details"], str) else r["details"],

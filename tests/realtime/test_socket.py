@@ -7,29 +7,8 @@ import httpx
 import pytest
 import socketio
 
-from tests.fixtures import code_of
-
-
-async def _sign_in(base: str, email: str, read_mail) -> str:
-    async with httpx.AsyncClient(base_url=base) as http:
-        await http.get("/healthz")
-        headers = {"x-csrftoken": http.cookies["csrftoken"]}
-        res = await http.post("/api/auth/magic-link/send", json={"email": email}, headers=headers)
-        assert res.status_code == 202
-        code = code_of(await read_mail(email))
-        res = await http.post("/api/auth/magic-link/verify-otp",
-                              json={"email": email, "otp": code}, headers=headers)
-        assert res.status_code == 200, res.text
-        return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-
-
-async def _connect(base: str, cookie: str, origin: str | None = None,
-                   transports: list[str] | None = None) -> socketio.AsyncClient:
-    client = socketio.AsyncClient(reconnection=False)
-    headers = {"Cookie": cookie, "Origin": origin or base}
-    await client.connect(base, headers=headers, transports=transports or ["websocket"],
-                         wait_timeout=10)
-    return client
+from tests.realtime.clients import connect as _connect
+from tests.realtime.clients import sign_in as _sign_in
 
 
 async def test_worker_push_reaches_the_socket_through_redis(live_server, read_mail):

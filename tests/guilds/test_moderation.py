@@ -172,3 +172,19 @@ async def test_ids_past_the_database_range_are_a_400_not_a_500(client, login):
                 f"/api/guilds/{slug}/members/99999999999/kick"):
         res = await (client.get(url) if "kick" not in url else client.post(url, json={}))
         assert 400 <= res.status_code < 500, (url, res.text)
+
+
+async def test_leave_and_ban_push_member_removed(captured_events):
+    room = await make_room(n_members=2)
+    slug, gid = room["guild"]["slug"], room["guild"]["id"]
+    leaver, banned = (as_user(u) for u in room["members"])
+    await actions.check_leave(leaver, slug)
+    await actions.check_ban(as_user(room["mod"]), slug, banned.id, "rude")
+    removed = [(e["room"], msgspec.convert(e["payload"], MemberRemoved)) for e in captured_events
+               if e["event"] == "member_removed"]
+    assert [(r, e.user_id, e.action, e.reason) for r, e in removed] == [
+        (f"guild:{gid}", leaver.id, "leave", ""), (f"user:{leaver.id}", leaver.id, "leave", ""),
+        (f"guild:{gid}", banned.id, "ban", "rude"), (f"user:{banned.id}", banned.id, "ban", "rude")]
+    with pytest.raises(AppError) as err:
+        await actions.check_leave(as_user(room["owner"]), slug)
+    assert err.value.code == "owner_cannot_leave"

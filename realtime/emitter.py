@@ -6,6 +6,7 @@ process holds its socket.
 """
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +29,49 @@ class QueuedEvent(msgspec.Struct, frozen=True):
     event: str
     payload: msgspec.Struct
     skip_sid: str | None = None
+    # Events with the same key within COALESCE_S go out as the first and the latest only.
+    coalesce: str | None = None
+
+
+COALESCE_S = 1.0
+
+
+class Coalescer:
+    """Leading- and trailing-edge throttle per key, per process.
+
+    Summary events (a channel's latest seq, for unread badges) go to whole guild rooms; one
+    per message would double the fan-out of a busy channel, so a burst is squeezed into the
+    first event and the latest one, at most one per key per COALESCE_S in each process.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[str, QueuedEvent | None] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def offer(self, item: QueuedEvent) -> None:
+        key = item.coalesce or ""
+        if key in self._open:
+            self._open[key] = item  # the latest wins the trailing edge
+            return
+        self._open[key] = None
+        asyncio.get_running_loop().call_later(COALESCE_S, self._close, key)
+        await _publish(item)
+
+    def _close(self, key: str) -> None:
+        latest = self._open.pop(key, None)
+        if latest is not None:
+            task = asyncio.ensure_future(self._trailing(latest))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _trailing(self, item: QueuedEvent) -> None:
+        try:
+            await self.offer(item)
+        except Exception:
+            log.exception("realtime publish failed", event=item.event, room=item.room)
+
+
+_coalescer = Coalescer()
 
 
 _pending: contextvars.ContextVar[list[QueuedEvent] | None] = contextvars.ContextVar(
@@ -56,12 +100,14 @@ def set_sender(sender: Callable[[QueuedEvent], Any] | None) -> None:
     _sender = sender
 
 
-def queue(room: str, event: str, payload: msgspec.Struct, skip_sid: str | None = None) -> None:
+def queue(room: str, event: str, payload: msgspec.Struct, skip_sid: str | None = None,
+          coalesce: str | None = None) -> None:
     """Queue an event for after the current atomic() block commits."""
     pending = _pending.get()
     if pending is None:
         raise RuntimeError("realtime events must be queued inside db atomic()")
-    pending.append(QueuedEvent(room=room, event=event, payload=payload, skip_sid=skip_sid))
+    pending.append(QueuedEvent(room=room, event=event, payload=payload, skip_sid=skip_sid,
+                               coalesce=coalesce))
 
 
 async def publish_ephemeral(room: str, event: str, payload: msgspec.Struct,
@@ -84,7 +130,10 @@ async def _publish(item: QueuedEvent) -> None:
 async def flush(items: list[QueuedEvent]) -> None:
     for item in items:
         try:
-            await _publish(item)
+            if item.coalesce is not None:
+                await _coalescer.offer(item)
+            else:
+                await _publish(item)
         except Exception:  # a lost push must never undo a committed write
             log.exception("realtime publish failed", event=item.event, room=item.room)
 

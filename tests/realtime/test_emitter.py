@@ -72,3 +72,16 @@ async def test_committed_event_reaches_the_redis_backplane():
     assert data["method"] == "emit" and data["event"] == "test.ping"
     # The manager publishes the emit's arguments as a list (one argument here).
     assert data["room"] == "user:42" and data["data"] == [{"type": "test.ping", "n": 42}]
+
+
+async def test_coalesced_events_send_the_first_and_the_latest(captured_events, monkeypatch):
+    monkeypatch.setattr(emitter, "COALESCE_S", 0.2)
+    for n in range(1, 6):
+        async with atomic():
+            emitter.queue("guild:1", "test.ping", Ping(n=n), coalesce="k")
+    async with atomic():
+        emitter.queue("guild:1", "test.ping", Ping(n=100), coalesce="other")
+    assert [e["payload"]["n"] for e in captured_events] == [1, 100]
+    await asyncio.sleep(0.5)
+    # The trailing edge carries the latest value; nothing in between is sent.
+    assert [e["payload"]["n"] for e in captured_events] == [1, 100, 5]

@@ -111,7 +111,8 @@ async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> dict[str,
     last_seq = await chat.stream_last_seq(stream)
     caught = await chat_queries.catch_up("channel", p.channel_id, last_seq, p.since_seq,
                                          HISTORY_DEFAULT)
-    channel = channel_read({**ch.channel, "last_seq": last_seq}, ch.access, 0)
+    last_read = await chat_queries.read_marker(user.id, "channel", p.channel_id)
+    channel = channel_read({**ch.channel, "last_seq": last_seq}, ch.access, last_read)
     return {"channel": channel, "messages": caught.messages, "resync": caught.resync,
             "last_seq": last_seq}
 
@@ -141,9 +142,10 @@ async def join_dm(user: CurrentUser, p: JoinDm, sid: str) -> dict[str, Any]:
     assert stream.conversation_id is not None
     caught = await chat_queries.catch_up("conversation", stream.conversation_id, last_seq,
                                          p.since_seq, HISTORY_DEFAULT)
-    return {"conversation": {"id": stream.conversation_id, "user_id": p.user_id,
-                             "last_seq": last_seq},
-            "messages": caught.messages, "resync": caught.resync, "last_seq": last_seq}
+    other = await chat_queries.access_dm_partner(user, p.user_id)
+    conversation = await chat_queries.conversation_read(user, other, stream.conversation_id,
+                                                        last_seq)
+    return {"conversation": conversation, "messages": caught.messages, "resync": caught.resync, "last_seq": last_seq}
 
 
 @event("edit_message", EditMessage)

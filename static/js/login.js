@@ -22,3 +22,5 @@ form.addEventListener("submit", async (ev) => {
     button.disabled = false;
   }
 });
+// Submitted before this module loaded (the form's inline guard held it back): send it now.
+if (form.dataset.pending) form.requestSubmit();

@@ -1,4 +1,5 @@
-// Signed-in pages: the realtime connection (user room), the welcome push, sign-out.
+// Signed-in pages: the one realtime connection (user room), the welcome push, sign-out.
+// Other modules import `socket` from here: ES modules are singletons, so a page has one socket.
 import { api, toast } from "./api.js";
 
 const status = document.getElementById("live-status");
@@ -11,7 +12,7 @@ function setStatus(state) {
 }
 
 // websocket first; the server also accepts polling for networks that block websockets.
-const socket = window.io({ path: "/socket.io", transports: ["websocket", "polling"], withCredentials: true });
+export const socket = window.io({ path: "/socket.io", transports: ["websocket", "polling"], withCredentials: true });
 socket.on("connect", () => {
   setStatus("live");
   socket.emit("hello", {}, (ack) => {
@@ -19,20 +20,33 @@ socket.on("connect", () => {
   });
 });
 socket.on("disconnect", () => setStatus("offline"));
+// Connecting again: socket.io retries on its own; show it instead of a bare "offline".
+socket.io.on("reconnect_attempt", () => setStatus("reconnecting"));
+// engine.io only reacts to the browser's offline event off localhost; do it everywhere, so a lost
+// network shows at once and the reconnect + catch-up path runs when it is back.
+window.addEventListener("offline", () => { if (socket.connected) socket.io.engine?.close(); });
+window.addEventListener("online", () => { if (!socket.connected) socket.connect(); });
+// One way out: logout's own redirect and the session.revoked push race each other, and a second
+// navigation would abort the first.
+let leaving = false;
+function toLogin() {
+  if (leaving) return;
+  leaving = true;
+  socket.disconnect();
+  location.assign("/login");
+}
+
 socket.on("connect_error", (err) => {
   setStatus("offline");
-  if (err?.data?.code === "unauthorized") location.assign("/login");
+  if (err?.data?.code === "unauthorized") toLogin();
 });
 socket.on("session.welcome", (event) => {
   if (!welcome) return;
   welcome.textContent = `Live: welcome ${event.user.display_name}, pushed by ${event.worker}.`;
   welcome.hidden = false;
 });
-socket.on("session.revoked", () => {
-  socket.disconnect();
-  location.assign("/login");
-});
+socket.on("session.revoked", toLogin);
 
 document.getElementById("logout")?.addEventListener("click", async () => {
-  try { await api("POST", "/api/auth/logout"); } finally { location.assign("/login"); }
+  try { await api("POST", "/api/auth/logout"); } finally { toLogin(); }
 });

@@ -24,6 +24,8 @@ form.addEventListener("submit", async (ev) => {
     form.otp.select();
   }
 });
+// Submitted before this module loaded (the form's inline guard held it back): send it now.
+if (form.dataset.pending) form.requestSubmit();
 
 document.getElementById("resend").addEventListener("click", async (ev) => {
   ev.preventDefault();

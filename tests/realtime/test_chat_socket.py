@@ -208,3 +208,26 @@ async def test_presence_survives_closing_one_of_two_tabs(live_server, second_ser
     await tab2.disconnect()
     await inbox.wait(lambda i: statuses(i) == ["online", "offline"])
     await watcher.disconnect()
+
+
+async def test_join_acks_carry_read_markers_and_the_dm_partner(live_server, read_mail, room):
+    guild, channel = room
+    base, cid = live_server.weokto_url, channel["id"]
+    a_cookie, a_user = await _member(base, "ja@example.com", read_mail, guild["id"])
+    b_cookie, b_user = await _member(base, "jb@example.com", read_mail, guild["id"])
+    a, b = await connect(base, a_cookie), await connect(base, b_cookie)
+    for i in range(3):
+        await _send(a, cid, f"m{i}")
+    assert (await b.call("mark_read", {"channel_id": cid, "seq": 2}, timeout=10))["ok"]
+    ack = await b.call("join_channel", {"channel_id": cid}, timeout=10)
+    assert ack["data"]["channel"]["last_read_seq"] == 2 and ack["data"]["channel"]["unread"] == 1
+    sent = await a.call("send_dm", {"user_id": b_user["id"], "content": "psst",
+                                    "client_msg_id": "dm-1"}, timeout=10)
+    assert sent["ok"], sent
+    dm = await b.call("join_dm", {"user_id": a_user["id"]}, timeout=10)
+    conv = dm["data"]["conversation"]
+    assert conv["other"] == {"id": a_user["id"], "display_name": a_user["display_name"]}
+    assert (conv["unread"], conv["blocked"]) == (1, False)
+    assert [m["content"] for m in dm["data"]["messages"]] == ["psst"]
+    await a.disconnect()
+    await b.disconnect()

@@ -123,3 +123,20 @@ async def list_conversations(user: CurrentUser) -> list[ConversationRead]:
         id=r["id"], other=Author(id=r["other_id"], display_name=r["other_name"]),
         last_seq=r["last_seq"], last_read_seq=r["last_read_seq"],
         unread=max(0, r["last_seq"] - r["last_read_seq"]), blocked=r["blocked"]) for r in rows]
+
+
+async def read_marker(user_id: int, column: str, stream_id: int) -> int:
+    assert column in ("channel", "conversation")
+    rows = await Message.raw(
+        f"SELECT last_read_seq FROM read_markers WHERE \"user\" = {{}} AND {column} = {{}}",
+        user_id, stream_id)
+    return rows[0]["last_read_seq"] if rows else 0
+
+
+async def conversation_read(user: CurrentUser, other: dict[str, Any], conversation_id: int,
+                            last_seq: int) -> ConversationRead:
+    last_read = await read_marker(user.id, "conversation", conversation_id)
+    return ConversationRead(
+        id=conversation_id, other=Author(id=other["id"], display_name=other["display_name"]),
+        last_seq=last_seq, last_read_seq=last_read, unread=max(0, last_seq - last_read),
+        blocked=await is_blocked_between(user.id, other["id"]))

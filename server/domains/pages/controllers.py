@@ -1,4 +1,4 @@
-"""HTML pages: landing, login, verify, choose-guild and home, branded per platform."""
+"""HTML pages: landing, login, verify, choose-guild, home, the guild app and DMs, branded per platform."""
 from __future__ import annotations
 
 from typing import Any
@@ -53,3 +53,18 @@ class PagesController(Controller):
         if request.user is None:
             return Redirect("/login")
         return _page(request, "home")
+
+    # The guild app and DMs are client-rendered from the REST API and socket events
+    # (docs/realtime.md); the page only carries who is signed in. An unknown slug is shown
+    # as "not found" by the client, which learns it from GET /api/guilds/{slug}.
+    @get("/g/{slug:str}")
+    async def guild(self, request: Request[Any, Any, Any], slug: str) -> Template | Redirect:
+        if request.user is None:
+            return Redirect("/login")
+        return _page(request, "guild", slug=slug[:100])
+
+    @get("/dms")
+    async def dms(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        if request.user is None:
+            return Redirect("/login")
+        return _page(request, "dms")

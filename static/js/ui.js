@@ -1,0 +1,77 @@
+// Small DOM and formatting helpers shared by the chat pages.
+
+// h("div", {class: "x", onclick: fn, dataset: {seq: 1}}, "text", childNode, [more])
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "html") el.innerHTML = value;  // only for server-sanitized message html
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export function fmtTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const today = new Date();
+  return d.toDateString() === today.toDateString() ? timeFmt.format(d) : dateTimeFmt.format(d);
+}
+
+export function fmtDateTime(iso) {
+  return iso ? dateTimeFmt.format(new Date(iso)) : "";
+}
+
+export function fmtDuration(seconds) {
+  const s = Math.max(1, Math.ceil(Number(seconds) || 0));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.ceil(s / 60)} min`;
+  if (s < 86400) return `${Math.round(s / 360) / 10} h`;
+  return `${Math.round(s / 8640) / 10} days`;
+}
+
+export function initials(name) {
+  const parts = String(name || "?").trim().split(/[\s@._-]+/).filter(Boolean);
+  return ((parts[0]?.[0] || "?") + (parts[1]?.[0] || "")).toUpperCase();
+}
+
+// A stable hue per user, so avatars are told apart at a glance.
+export function hue(id) {
+  return (Number(id) * 137) % 360;
+}
+
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+// A modal <dialog> built from content; resolves when closed. `build(close)` returns nodes.
+export function openDialog(title, build, { testid } = {}) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "dialog", "data-testid": testid });
+    const close = (value) => { dialog.close(); dialog.remove(); resolve(value); };
+    dialog.append(
+      h("header", { class: "dialog-head" }, h("h3", {}, title),
+        h("button", { type: "button", class: "icon", "aria-label": "Close", onclick: () => close(null) }, "✕")),
+      h("div", { class: "dialog-body" }, build(close)),
+    );
+    dialog.addEventListener("cancel", (ev) => { ev.preventDefault(); close(null); });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+export const MOD_ROLES = new Set(["owner", "admin", "moderator"]);

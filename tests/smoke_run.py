@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -19,7 +21,10 @@ import psutil
 
 from server.dev.procs import ROOT, http_status, tail, wait_until
 
-EMAIL = "smoke@example.com"
+# A fresh address each run: mail caught by earlier runs must not answer for this one.
+EMAIL = f"smoke-{uuid.uuid4().hex[:10]}@example.com"
+# A fresh data folder each run checks the cold path a newcomer takes (initdb, migrations, seed).
+DATA_DIR = Path(os.environ.get("SMOKE_DATA_DIR") or tempfile.mkdtemp(prefix="smoke-data-"))
 OTP = re.compile(r"\b(\d{6})\b")
 
 
@@ -29,7 +34,7 @@ class SmokeError(Exception):
 
 def start_make_run(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_PORT")}
-    env.update(PORT=str(port), NO_COLOR="1")
+    env.update(PORT=str(port), NO_COLOR="1", DATA_DIR=str(DATA_DIR))
     with open(log_path, "wb") as log:
         # Own process group, so SIGINT to the group is exactly what Ctrl-C in a terminal does.
         return subprocess.Popen(
@@ -41,11 +46,11 @@ def start_make_run(port: int, log_path: Path) -> subprocess.Popen[bytes]:
 def ours(make: subprocess.Popen[bytes]) -> list[psutil.Process]:
     """Every process the run started: its descendants plus the embedded postmaster and backends.
 
-    pg_ctl daemonizes PostgreSQL, so it is found through .data/pg/postmaster.pid instead.
+    pg_ctl daemonizes PostgreSQL, so it is found through DATA_DIR/pg/postmaster.pid instead.
     """
     procs = psutil.Process(make.pid).children(recursive=True)
     try:
-        postmaster = psutil.Process(int((ROOT / ".data/pg/postmaster.pid").read_text().split()[0]))
+        postmaster = psutil.Process(int((DATA_DIR / "pg" / "postmaster.pid").read_text().split()[0]))
         procs += [postmaster, *postmaster.children(recursive=True)]
     except (OSError, ValueError, IndexError, psutil.Error):
         pass
@@ -151,5 +156,13 @@ def stop_and_check_quietly(make: subprocess.Popen[bytes], tracked: list[psutil.P
         print(f"smoke: {err}", file=sys.stderr)
 
 
+def run_and_clean() -> int:
+    try:
+        return main()
+    finally:
+        if not os.environ.get("SMOKE_DATA_DIR"):
+            shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_and_clean())

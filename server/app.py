@@ -18,6 +18,7 @@ from db.engine import close_pool, open_pool
 from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
+from server.domains.billing.controllers import StripeWebhookController
 from server.domains.chat.controllers import (
     BlockController, ChannelMessagesController, DmController,
 )
@@ -68,6 +69,7 @@ def create_app() -> Litestar:
     handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
                       GuildController, ModerationController, ChannelController,
                       ChannelMessagesController, DmController, BlockController,
+                      StripeWebhookController,
                       PagesController, *_static_routers()]
     if settings.is_dev:  # the mail catcher's views exist only outside production
         handlers.append(DevMailController)

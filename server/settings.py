@@ -23,6 +23,11 @@ class Settings(msgspec.Struct, frozen=True):
     mail_from: str
     extra_origins: tuple[str, ...]
     log_json: bool
+    stripe_api_key: str
+    # Empty: real Stripe. Set: the local emulator (or any Stripe-compatible base URL).
+    stripe_api_base: str
+    # Several secrets while a rotation is in progress; any of them verifies a webhook.
+    stripe_webhook_secrets: tuple[str, ...]
 
     @property
     def is_dev(self) -> bool:
@@ -68,6 +73,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mail_from=env.get("MAIL_FROM", "no-reply@weokto.local"),
         extra_origins=_csv(env.get("EXTRA_ORIGINS", "")),
         log_json=env.get("LOG_JSON", "1") != "0",
+        stripe_api_key=env.get("STRIPE_API_KEY", "sk_test_local_emulator"),
+        stripe_api_base=env.get("STRIPE_API_BASE", "").rstrip("/"),
+        stripe_webhook_secrets=tuple(
+            v.strip() for v in env.get("STRIPE_WEBHOOK_SECRET", "whsec_local_emulator").split(",")
+            if v.strip()),
     )
 
 

@@ -11,7 +11,7 @@ from server.settings import get_settings
 VISIBILITY_TIMEOUT_S = 3600
 
 celery_app = Celery("weokto", broker=get_settings().redis_url, include=[
-    "tasks.mail", "tasks.realtime", "tasks.maintenance"])
+    "tasks.mail", "tasks.realtime", "tasks.maintenance", "tasks.billing"])
 celery_app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,

@@ -13,7 +13,8 @@ from server.domains.auth.queries import user_for_cookie_header
 from server.domains.platforms.queries import platform_for_host
 
 # Paths that never need a user: skip the session lookup.
-_ANONYMOUS_PREFIXES = ("/static/", "/vendor/", "/healthz", "/readyz", "/metrics", "/schema")
+_ANONYMOUS_PREFIXES = ("/static/", "/vendor/", "/healthz", "/readyz", "/metrics", "/schema",
+                       "/webhooks/")
 
 
 def auth_middleware(app: ASGIApp) -> ASGIApp:

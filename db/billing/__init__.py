@@ -1,0 +1,1 @@
+"""Billing: inbound Stripe events (and, next, catalog, customers, invoices, refunds)."""

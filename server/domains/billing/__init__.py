@@ -1,0 +1,1 @@
+"""Billing: Stripe webhooks in, (next) catalog, checkout, subscriptions and refunds."""

@@ -1,0 +1,26 @@
+"""Stripe webhook endpoint: verify the signature, store the event once, queue it, answer 2xx."""
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+
+from server.domains.billing import webhooks
+from server.domains.billing.schemas import WebhookAck
+from server.errors import error_responses
+from server.jobs import enqueue
+
+
+class StripeWebhookController(Controller):
+    path = "/webhooks"
+    tags = ["billing"]
+
+    @post("/stripe", status_code=200, responses=error_responses(400, 503))
+    async def stripe_webhook(self, request: Request[Any, Any, Any]) -> WebhookAck:
+        """Signed Stripe events; duplicates are acknowledged and ignored."""
+        payload = await request.body()
+        event = webhooks.verify(payload, request.headers.get("stripe-signature"))
+        fresh = await webhooks.do_record_event(event, payload)
+        if fresh:
+            await enqueue("tasks.billing.process_stripe_event", event.id)
+        return WebhookAck(received=True, duplicate=not fresh, event_id=event.id)

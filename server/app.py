@@ -19,6 +19,9 @@ from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
 from server.domains.billing.controllers import StripeWebhookController
+from server.domains.catalog.controllers import (
+    ButtonConfigController, ButtonController, PlanController, ProductController,
+)
 from server.domains.chat.controllers import (
     BlockController, ChannelMessagesController, DmController,
 )
@@ -69,7 +72,8 @@ def create_app() -> Litestar:
     handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
                       GuildController, ModerationController, ChannelController,
                       ChannelMessagesController, DmController, BlockController,
-                      StripeWebhookController,
+                      StripeWebhookController, ProductController, PlanController,
+                      ButtonController, ButtonConfigController,
                       PagesController, *_static_routers()]
     if settings.is_dev:  # the mail catcher's views exist only outside production
         handlers.append(DevMailController)

@@ -12,3 +12,17 @@ def process_stripe_event(stripe_id: str) -> str:
     from server.domains.billing.webhooks import do_process_event
 
     return run(do_process_event(stripe_id))
+
+
+async def _sync(kind: str, row_id: int) -> str:
+    from server.domains.catalog.stripe_sync import do_sync_plan, do_sync_product
+
+    return await (do_sync_product(row_id) if kind == "product" else do_sync_plan(row_id))
+
+
+@celery_app.task(name="tasks.billing.sync_catalog", acks_late=True,
+                 autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=600,
+                 max_retries=10)
+def sync_catalog(kind: str, row_id: int) -> str:
+    """Mirror a product or plan to Stripe; safe to run twice (idempotency keys)."""
+    return run(_sync(kind, row_id))

@@ -1,9 +1,12 @@
-"""Billing tables. A Stripe event is stored once (UNIQUE stripe id) and processed by a task."""
+"""Billing tables: Stripe events (stored once by id), and the catalog (products, plans, buttons)."""
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+
+from db.guilds.tables import Guild
 
 
 class StripeEvent(Table, tablename="stripe_events"):
@@ -20,3 +23,41 @@ class StripeEvent(Table, tablename="stripe_events"):
     # When a worker took it: a 'processing' row older than the lease was orphaned by a crash.
     claimed_at = Timestamptz(null=True, default=None)
     processed_at = Timestamptz(null=True, default=None)
+
+
+class Product(Table, tablename="products"):
+    platform = Varchar(length=16, index=True)
+    # The community the product sells access to (its paid channels and membership).
+    guild = ForeignKey(Guild, null=True, on_delete=OnDelete.set_null)
+    name = Varchar(length=120)
+    description = Text(default="")
+    active = Boolean(default=True)
+    stripe_product_id = Varchar(length=255, null=True, default=None, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Plan(Table, tablename="plans"):
+    product = ForeignKey(Product, on_delete=OnDelete.restrict, index=True)
+    name = Varchar(length=120)
+    price_cents = Integer()
+    currency = Varchar(length=3, default="eur")
+    interval = Varchar(length=16)
+    trial_days = Integer(default=0)
+    commission_percent = Integer(default=30)
+    active = Boolean(default=True)
+    stripe_price_id = Varchar(length=255, null=True, default=None, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class PaymentButton(Table, tablename="payment_buttons"):
+    button_key = Varchar(length=64, unique=True)
+    product = ForeignKey(Product, on_delete=OnDelete.restrict)
+    plan = ForeignKey(Plan, on_delete=OnDelete.restrict)
+    display_name = Varchar(length=120)
+    description = Text(default="")
+    cta_text = Varchar(length=60, default="Join now")
+    success_url = Varchar(length=1000)
+    cancel_url = Varchar(length=1000)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())

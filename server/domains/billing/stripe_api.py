@@ -11,10 +11,12 @@ from server.settings import get_settings
 @lru_cache(maxsize=1)
 def client() -> stripe.StripeClient:
     settings = get_settings()
+    # httpx serves both the sync and the async methods (`*_async`) used from the event loop.
+    http = stripe.HTTPXClient()
     if settings.stripe_api_base:
-        return stripe.StripeClient(settings.stripe_api_key,
+        return stripe.StripeClient(settings.stripe_api_key, http_client=http,
                                    base_addresses={"api": settings.stripe_api_base})
-    return stripe.StripeClient(settings.stripe_api_key)
+    return stripe.StripeClient(settings.stripe_api_key, http_client=http)
 
 
 def construct_event(payload: bytes, signature: str | None, secret: str) -> stripe.Event:

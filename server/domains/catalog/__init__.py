@@ -1,0 +1,1 @@
+"""Catalog: products, pricing plans and payment buttons (kept in sync with Stripe)."""

@@ -1,0 +1,105 @@
+"""Catalog writes. Rows are stored first; a worker mirrors them to Stripe (idempotently)."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from db.billing.tables import PaymentButton, Plan, Product
+from db.guilds.tables import Guild
+from realtime.emitter import atomic
+from server.domains.auth.schemas import CurrentUser
+from server.domains.catalog import queries
+from server.domains.catalog.schemas import (
+    ButtonCreate, ButtonRead, ButtonUpdate, PlanCreate, PlanRead, PlanUpdate, ProductCreate,
+    ProductRead, ProductUpdate,
+)
+from server.errors import Conflict, NotFound
+from server.jobs import enqueue
+
+
+def _changes(data: msgspec.Struct) -> dict[str, Any]:
+    return {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+
+
+async def _sync(kind: str, row_id: int) -> None:
+    await enqueue("tasks.billing.sync_catalog", kind, row_id)
+
+
+async def check_create_product(user: CurrentUser, data: ProductCreate) -> ProductRead:
+    if data.guild_id is not None and not await Guild.exists().where(
+            (Guild.id == data.guild_id) & (Guild.platform == user.platform)):
+        raise NotFound("No such community", code="guild_not_found", details={"field": "guild_id"})
+    async with atomic():
+        rows = await Product.insert(Product(
+            platform=user.platform, guild=data.guild_id, name=data.name,
+            description=data.description, active=data.active)).returning(*Product.all_columns())
+    await _sync("product", rows[0]["id"])
+    return queries.product_read(rows[0])
+
+
+async def check_update_product(user: CurrentUser, product_id: int, data: ProductUpdate) -> ProductRead:
+    current = await queries.access_product(user, product_id)
+    changes = _changes(data)
+    if not changes:
+        return queries.product_read(current)
+    async with atomic():
+        rows = await Product.update({**changes, "updated_at": datetime.now(timezone.utc)}).where(
+            Product.id == product_id).returning(*Product.all_columns())
+    await _sync("product", product_id)
+    return queries.product_read(rows[0])
+
+
+async def check_create_plan(user: CurrentUser, data: PlanCreate) -> PlanRead:
+    await queries.access_product(user, data.product_id)
+    async with atomic():
+        rows = await Plan.insert(Plan(
+            product=data.product_id, name=data.name, price_cents=data.price_cents,
+            currency=data.currency, interval=data.interval.value, trial_days=data.trial_days,
+            commission_percent=data.commission_percent, active=data.active,
+        )).returning(*Plan.all_columns())
+    await _sync("plan", rows[0]["id"])
+    return queries.plan_read(rows[0])
+
+
+async def check_update_plan(user: CurrentUser, plan_id: int, data: PlanUpdate) -> PlanRead:
+    current = await queries.access_plan(user, plan_id)
+    changes = _changes(data)
+    if not changes:
+        return queries.plan_read(current)
+    async with atomic():
+        rows = await Plan.update(changes).where(Plan.id == plan_id).returning(*Plan.all_columns())
+    if "active" in changes:
+        await _sync("plan", plan_id)
+    return queries.plan_read(rows[0])
+
+
+async def check_create_button(user: CurrentUser, data: ButtonCreate) -> ButtonRead:
+    plan = await queries.access_plan(user, data.plan_id)
+    key = data.button_key or secrets.token_urlsafe(12)
+    try:
+        async with atomic():
+            rows = await PaymentButton.insert(PaymentButton(
+                button_key=key, product=plan["product"], plan=plan["id"],
+                display_name=data.display_name, description=data.description,
+                cta_text=data.cta_text, success_url=data.success_url,
+                cancel_url=data.cancel_url, active=data.active,
+            )).returning(*PaymentButton.all_columns())
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict("This button key is taken", code="button_key_taken",
+                       details={"field": "button_key"}) from exc
+    return queries.button_read(rows[0], user.platform)
+
+
+async def check_update_button(user: CurrentUser, button_id: int, data: ButtonUpdate) -> ButtonRead:
+    current = await queries.access_button(user, button_id)
+    changes = _changes(data)
+    if not changes:
+        return queries.button_read(current, user.platform)
+    async with atomic():
+        rows = await PaymentButton.update(changes).where(
+            PaymentButton.id == button_id).returning(*PaymentButton.all_columns())
+    return queries.button_read(rows[0], user.platform)

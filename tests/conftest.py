@@ -51,7 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="weokto-test-"))
     services = resolve_services(tmp, os.environ, db_name="weokto_test", persist_redis=False)
     port, smtp_port = free_port(), free_port()
-    env = stack_env(os.environ, services, port=port, smtp_port=smtp_port, app_env="test")
+    env = stack_env(os.environ, services, port=port, smtp_port=smtp_port, app_env="test",
+                    stripe_port=free_port())
     env.update(
         SECRET_KEY=os.environ.get("SECRET_KEY") or TEST_SECRET,
         WEOKTO_BASE_URL=f"http://localhost:{port}",
@@ -131,7 +132,7 @@ def mailcatcher(stack: Stack) -> Iterator[ManagedProcess]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(stack: Stack, migrated: None) -> Iterator[ManagedProcess]:
+def celery_worker(stack: Stack, migrated: None, stripe_emulator: str) -> Iterator[ManagedProcess]:
     """The real worker; `.stop()` / `.start()` to take it down and back (waits for a ping)."""
     node = worker_node_name()
     argv = [*procfile_argv("worker", stack.env), "-n", node]
@@ -167,6 +168,17 @@ def live_server(stack: Stack, celery_worker: ManagedProcess, mailcatcher: Manage
     healthz = f"http://127.0.0.1:{stack.port}/healthz"
     process = _managed(stack, "web", procfile_argv("web", stack.env), http_ready(healthz))
     yield LiveServer(port=stack.port, process=process.start())
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator(stack: Stack) -> Iterator[str]:
+    """The local Stripe emulator the app and the worker talk to (its base URL)."""
+    port = int(stack.env["STRIPE_PORT"])
+    process = _managed(stack, "stripe", procfile_argv("stripe", stack.env),
+                       http_ready(f"http://127.0.0.1:{port}/_emulator/health"))
+    process.start()
+    yield stack.env["STRIPE_API_BASE"]
     process.stop()
 
 

@@ -83,6 +83,7 @@ def banner(env: Mapping[str, str], seconds: float) -> str:
         f"  WEOKTO  {weokto}",
         f"  STAM    {env['STAM_BASE_URL']}",
         f"  mail    {weokto}/dev/mail   (SMTP on 127.0.0.1:{env['SMTP_PORT']})",
+        f"  stripe  {env.get('STRIPE_API_BASE') or 'real Stripe'}   (pay with 4242 4242 4242 4242)",
         "  demo accounts (sign in with the emailed code, read it on the mail page):",
         *(f"    {platform:<8} {email:<32} {role}" for platform, email, role in demo_accounts()),
         "  Ctrl-C stops everything.",
@@ -137,6 +138,7 @@ def run(environ: Mapping[str, str]) -> int:
     lock = acquire_lock(data_root / "run.lock")
     port = choose_port(environ, "PORT", 8000)
     smtp_port = choose_port(environ, "SMTP_PORT", 2525)
+    stripe_port = choose_port(environ, "STRIPE_PORT", 12111)
     if not environ.get("PORT") and port != 8000:
         sup.say("run", f"port 8000 is busy: using {port}")
     services: Services | None = None
@@ -144,7 +146,7 @@ def run(environ: Mapping[str, str]) -> int:
         services = resolve_services(data_root, environ)
         what = "embedded " + "+".join(type(s).__name__.removeprefix("Embedded") for s in services.started)
         sup.say("run", f"services ready in {services.startup_seconds:.1f}s ({what if services.started else 'from env'})")
-        sup.env = stack_env({**environ, "DATA_DIR": str(data_root)}, services, port=port, smtp_port=smtp_port, app_env=environ.get("APP_ENV", "dev"))
+        sup.env = stack_env({**environ, "DATA_DIR": str(data_root)}, services, port=port, smtp_port=smtp_port, app_env=environ.get("APP_ENV", "dev"), stripe_port=stripe_port)
         os.environ.update(sup.env)  # for the in-process import of server.seed (banner)
         if not start_stack(sup, stop):
             return 0

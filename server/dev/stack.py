@@ -18,6 +18,7 @@ def stack_env(
     port: int,
     smtp_port: int,
     app_env: str,
+    stripe_port: int | None = None,
 ) -> dict[str, str]:
     """The environment every process of the stack reads (see server/settings.py)."""
     env = dict(base)
@@ -37,6 +38,14 @@ def stack_env(
     env.setdefault("STAM_BASE_URL", f"http://stam.localhost:{port}")
     env.setdefault("LOG_JSON", "0")
     env.setdefault("DATA_DIR", str(ROOT / ".data"))
+    if stripe_port is not None and not env.get("STRIPE_API_BASE"):
+        # No Stripe configured: the app talks to the local emulator, which signs its webhooks
+        # with the same secret the app verifies.
+        env["STRIPE_PORT"] = str(stripe_port)
+        env["STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
+        env["STRIPE_API_KEY"] = "sk_test_local_emulator"
+        env["STRIPE_WEBHOOK_SECRET"] = "whsec_local_emulator"
+    env.setdefault("STRIPE_PORT", "0")
     return env
 
 

@@ -96,3 +96,42 @@ async def test_members_cannot_sell_and_platforms_do_not_mix(seller, make_client,
     assert res.status_code == 404 and res.json()["error"]["details"] == {"field": "product_id"}
     res = await stam.patch(f"/api/owner/products/{product['id']}", json={"name": "mine"})
     assert res.status_code == 404
+
+
+async def _wait_for(predicate, timeout: float = 20.0):  # noqa: ANN001, ANN202
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := await predicate()) is not None:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+async def test_products_and_plans_are_mirrored_to_stripe_once(seller, stripe_emulator,
+                                                               celery_worker):
+    from db.billing.tables import Plan
+    from server.domains.billing.stripe_api import client
+    from server.domains.catalog.stripe_sync import do_sync_plan
+
+    product = (await seller.post("/api/owner/products", json={"name": "Quarterly Club"})).json()
+    plan = (await seller.post("/api/owner/plans", json={
+        "product_id": product["id"], "name": "Quarter", "price_cents": 7500,
+        "interval": "QUARTERLY", "currency": "usd"})).json()
+
+    async def price_id():  # noqa: ANN202
+        row = await Plan.select(Plan.stripe_price_id).where(Plan.id == plan["id"]).first()
+        return row["stripe_price_id"]
+
+    stripe_price = await _wait_for(price_id)
+    price = await client().v1.prices.retrieve_async(stripe_price)
+    assert (price.unit_amount, price.currency) == (7500, "usd")
+    assert (price.recurring.interval, price.recurring.interval_count) == ("month", 3)
+    product_row = (await seller.get("/api/owner/products")).json()[0]
+    assert product_row["stripe_product_id"] == price.product
+    # Running the sync again (a redelivered task) makes no second Stripe object.
+    assert await do_sync_plan(plan["id"]) == stripe_price
+    listed = await client().v1.prices.list_async(params={"limit": 100})
+    assert [p.id for p in listed.data if p.product == price.product] == [stripe_price]

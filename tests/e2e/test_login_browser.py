@@ -1,27 +1,11 @@
 """A person signs in on each platform in headless Chromium, reading the code from the catcher."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import SHOTS
 from tests.fixtures import code_of
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-results"
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make test` installs it")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        await browser.close()
 
 
 @pytest.mark.parametrize(("platform", "landing", "title_id"), [

@@ -19,8 +19,15 @@ RECURRING: dict[str, dict[str, Any] | None] = {
 }
 
 
+def _key(kind: str, row: dict[str, Any]) -> str:
+    # The row's id and creation time: stable across retries, never reused by another row.
+    return f"catalog-{kind}-{row['id']}-{int(row['created_at'].timestamp() * 1_000_000)}"
+
+
 async def do_sync_product(product_id: int) -> str:
     row = await Product.select().where(Product.id == product_id).first()
+    if row is None:
+        return "gone"
     fields = {"name": row["name"], "description": row["description"] or None,
               "active": row["active"]}
     if row["stripe_product_id"]:
@@ -28,13 +35,15 @@ async def do_sync_product(product_id: int) -> str:
         return row["stripe_product_id"]
     created = await client().v1.products.create_async(
         params={**fields, "metadata": {"product_id": str(product_id), "platform": row["platform"]}},
-        options={"idempotency_key": f"catalog-product-{product_id}"})
+        options={"idempotency_key": _key("product", row)})
     await Product.update({Product.stripe_product_id: created.id}).where(Product.id == product_id)
     return created.id
 
 
 async def do_sync_plan(plan_id: int) -> str:
     row = await Plan.select().where(Plan.id == plan_id).first()
+    if row is None:
+        return "gone"
     if row["stripe_price_id"]:
         await client().v1.prices.update_async(row["stripe_price_id"],
                                               params={"active": row["active"]})
@@ -48,6 +57,6 @@ async def do_sync_plan(plan_id: int) -> str:
     if (recurring := RECURRING[row["interval"]]) is not None:
         params["recurring"] = recurring
     created = await client().v1.prices.create_async(
-        params=params, options={"idempotency_key": f"catalog-price-{plan_id}"})
+        params=params, options={"idempotency_key": _key("price", row)})
     await Plan.update({Plan.stripe_price_id: created.id}).where(Plan.id == plan_id)
     return created.id

@@ -18,7 +18,7 @@ from db.engine import close_pool, open_pool
 from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
-from server.domains.billing.controllers import StripeWebhookController
+from server.domains.billing.controllers import CheckoutController, StripeWebhookController
 from server.domains.catalog.controllers import (
     ButtonConfigController, ButtonController, PlanController, ProductController,
 )
@@ -72,7 +72,7 @@ def create_app() -> Litestar:
     handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
                       GuildController, ModerationController, ChannelController,
                       ChannelMessagesController, DmController, BlockController,
-                      StripeWebhookController, ProductController, PlanController,
+                      StripeWebhookController, CheckoutController, ProductController, PlanController,
                       ButtonController, ButtonConfigController,
                       PagesController, *_static_routers()]
     if settings.is_dev:  # the mail catcher's views exist only outside production

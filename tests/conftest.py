@@ -51,8 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="weokto-test-"))
     services = resolve_services(tmp, os.environ, db_name="weokto_test", persist_redis=False)
     port, smtp_port = free_port(), free_port()
-    env = stack_env(os.environ, services, port=port, smtp_port=smtp_port, app_env="test",
-                    stripe_port=free_port())
+    env = stack_env({**os.environ, "DATA_DIR": str(tmp)}, services, port=port,
+                    smtp_port=smtp_port, app_env="test", stripe_port=free_port())
     env.update(
         SECRET_KEY=os.environ.get("SECRET_KEY") or TEST_SECRET,
         WEOKTO_BASE_URL=f"http://localhost:{port}",

@@ -5,11 +5,13 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from db.billing.tables import PaymentButton, Plan, Product, StripeEvent
+from db.billing.tables import (
+    BillingCustomer, PaymentButton, Plan, Product, Purchase, StripeEvent,
+)
 
 APP_CONFIG = AppConfig(
     app_name="billing",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[StripeEvent, Product, Plan, PaymentButton],
+    table_classes=[StripeEvent, Product, Plan, PaymentButton, BillingCustomer, Purchase],
     migration_dependencies=["db.chat.piccolo_app"],
 )

@@ -6,6 +6,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from db.auth.tables import User
 from db.guilds.tables import Guild
 
 
@@ -61,3 +62,28 @@ class PaymentButton(Table, tablename="payment_buttons"):
     cancel_url = Varchar(length=1000)
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class BillingCustomer(Table, tablename="billing_customers"):
+    """The Stripe Customer of a user, created once."""
+
+    user = ForeignKey(User, on_delete=OnDelete.cascade, unique=True)
+    stripe_customer_id = Varchar(length=255, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Purchase(Table, tablename="purchases"):
+    """What a user bought: a subscription (keyed by its Stripe id) or a one-time payment."""
+
+    user = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    product = ForeignKey(Product, on_delete=OnDelete.restrict)
+    plan = ForeignKey(Plan, on_delete=OnDelete.restrict)
+    guild = ForeignKey(Guild, null=True, on_delete=OnDelete.set_null)
+    stripe_checkout_session_id = Varchar(length=255, null=True, default=None, unique=True)
+    stripe_subscription_id = Varchar(length=255, null=True, default=None, unique=True)
+    # TRIAL, ACTIVE, PAST_DUE, CANCELLED (until the period ends), EXPIRED
+    status = Varchar(length=16)
+    current_period_end = Timestamptz(null=True, default=None)
+    cancel_at_period_end = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, post
+from litestar.params import JSONBody
 
+from server.domains.auth.guards import login_required
 from server.domains.billing import webhooks
+from server.domains.billing.checkout import CheckoutStarted, check_start_checkout
 from server.domains.billing.schemas import WebhookAck
 from server.errors import error_responses
 from server.jobs import enqueue
@@ -24,3 +28,19 @@ class StripeWebhookController(Controller):
         if fresh:
             await enqueue("tasks.billing.process_stripe_event", event.id)
         return WebhookAck(received=True, duplicate=not fresh, event_id=event.id)
+
+
+class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True):
+    buttonKey: str = msgspec.field(name="buttonKey")  # noqa: N815 -- the public API's name
+
+
+class CheckoutController(Controller):
+    path = "/api/payments"
+    tags = ["payments"]
+    guards = [login_required]
+
+    @post("/checkout", status_code=200, responses=error_responses(400, 401, 404, 503))
+    async def checkout(self, request: Request[Any, Any, Any],
+                       data: JSONBody[CheckoutRequest]) -> CheckoutStarted:
+        """Start Stripe Checkout for a payment button; answers the URL to redirect to."""
+        return await check_start_checkout(request.user, data.buttonKey)

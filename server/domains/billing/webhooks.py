@@ -79,6 +79,8 @@ async def _finish(stripe_id: str, status: str, error: str = "") -> None:
 
 async def do_process_event(stripe_id: str) -> str:
     """Run the handler for a stored event; the returned status is also stored."""
+    from server.domains.billing import handlers  # noqa: F401  -- registers the handlers
+
     row = await _claim(stripe_id)
     if row is None:
         return "skipped"  # done already, or another worker holds a fresh lease

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from server.domains.auth.actions import home_for
@@ -58,7 +58,7 @@ class PagesController(Controller):
     # (docs/realtime.md); the page only carries who is signed in. An unknown slug is shown
     # as "not found" by the client, which learns it from GET /api/guilds/{slug}.
     @get("/g/{slug:str}")
-    async def guild(self, request: Request[Any, Any, Any], slug: str) -> Template | Redirect:
+    async def guild(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> Template | Redirect:
         if request.user is None:
             return Redirect("/login")
         return _page(request, "guild", slug=slug[:100])
@@ -68,3 +68,14 @@ class PagesController(Controller):
         if request.user is None:
             return Redirect("/login")
         return _page(request, "dms")
+
+    @get("/checkout/success")
+    async def checkout_success(self, request: Request[Any, Any, Any],
+                               session_id: FromQuery[str] = "") -> Template | Redirect:
+        """Back from Stripe: confirmed if the webhook already arrived, else wait for the push."""
+        if request.user is None:
+            return Redirect("/login")
+        from server.domains.billing.queries import purchase_for_session
+
+        purchase = await purchase_for_session(request.user, session_id[:255])
+        return _page(request, "checkout_success", session_id=session_id[:255], purchase=purchase)

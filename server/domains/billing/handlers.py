@@ -1,0 +1,36 @@
+"""One small handler per Stripe event type; each re-reads Stripe and converges (see purchases)."""
+from __future__ import annotations
+
+from typing import Any
+
+from server.domains.billing import purchases
+from server.domains.billing.webhooks import handles
+
+
+def _object(event: dict[str, Any]) -> dict[str, Any]:
+    return event["data"]["object"]
+
+
+@handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
+async def on_checkout_completed(event: dict[str, Any]) -> None:
+    session = _object(event)
+    if session.get("subscription"):
+        await purchases.do_sync_subscription(session["subscription"], session["id"])
+    else:
+        await purchases.do_sync_payment_session(session["id"])
+
+
+@handles("customer.subscription.created", "customer.subscription.updated",
+         "customer.subscription.deleted")
+async def on_subscription_changed(event: dict[str, Any]) -> None:
+    await purchases.do_sync_subscription(_object(event)["id"])
+
+
+@handles("invoice.paid", "invoice.payment_failed")
+async def on_invoice(event: dict[str, Any]) -> None:
+    invoice = _object(event)
+    parent = invoice.get("parent") or {}
+    sub_id = (parent.get("subscription_details") or {}).get("subscription") or invoice.get(
+        "subscription")
+    if sub_id:
+        await purchases.do_sync_subscription(sub_id)

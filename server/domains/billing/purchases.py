@@ -1,0 +1,127 @@
+"""Purchases follow Stripe: every subscription event re-reads the subscription and applies it.
+
+Re-reading the current object (instead of trusting the event's snapshot) makes the order and
+the repetition of webhooks irrelevant: whatever arrives, the row ends as Stripe is now.
+Access to the community is decided here, and only here, from the purchase status.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from db.billing.tables import Plan, Purchase
+from db.guilds.tables import GuildMember
+from realtime import emitter
+from realtime.emitter import atomic
+from realtime.rooms import user_room
+from server.domains.billing.stripe_api import client
+
+STATUS = {"trialing": "TRIAL", "active": "ACTIVE", "past_due": "PAST_DUE", "unpaid": "PAST_DUE",
+          "incomplete": "PAST_DUE", "canceled": "EXPIRED", "incomplete_expired": "EXPIRED",
+          "paused": "EXPIRED"}
+GRANTING = ("TRIAL", "ACTIVE", "PAST_DUE")
+
+
+class PaymentSucceeded(msgspec.Struct, tag_field="type", tag="payment_succeeded"):
+    purchase_id: int
+    plan_id: int
+    product_id: int
+    guild_id: int | None
+    status: str
+    checkout_session_id: str | None
+
+
+def _ts(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, timezone.utc) if value else None
+
+
+def _period_end(sub: Any) -> datetime | None:
+    items = sub.get("items", {}).get("data", [])
+    end = items[0].get("current_period_end") if items else None
+    return _ts(end or sub.get("current_period_end"))
+
+
+def status_of(sub: Any) -> str:
+    status = STATUS.get(sub["status"], "EXPIRED")
+    if status == "ACTIVE" and sub.get("cancel_at_period_end"):
+        return "CANCELLED"  # paid up to the period end, then it stops
+    return status
+
+
+def grants_access(status: str) -> bool:
+    return status in GRANTING or status == "CANCELLED"
+
+
+async def do_sync_subscription(subscription_id: str, session_id: str | None = None) -> int | None:
+    """Upsert the purchase of a Stripe subscription from its current state; returns its id."""
+    sub = (await client().v1.subscriptions.retrieve_async(subscription_id)).to_dict()
+    meta = sub.get("metadata") or {}
+    if "plan_id" not in meta or "user_id" not in meta:
+        return None  # not one of ours (another integration on the same account)
+    return await _upsert(int(meta["user_id"]), int(meta["plan_id"]), status_of(sub),
+                         _period_end(sub), bool(sub.get("cancel_at_period_end")),
+                         subscription_id=subscription_id, session_id=session_id)
+
+
+async def do_sync_payment_session(session_id: str) -> int | None:
+    """A one-time purchase: granted once Stripe says the session is paid."""
+    session = (await client().v1.checkout.sessions.retrieve_async(session_id)).to_dict()
+    meta = session.get("metadata") or {}
+    if session.get("mode") != "payment" or "plan_id" not in meta:
+        return None
+    if session.get("payment_status") != "paid":
+        return None  # delayed payment methods: wait for async_payment_succeeded
+    return await _upsert(int(meta["user_id"]), int(meta["plan_id"]), "ACTIVE", None, False,
+                         subscription_id=None, session_id=session_id)
+
+
+async def _upsert(user_id: int, plan_id: int, status: str, period_end: datetime | None,
+                  cancel_at_end: bool, *, subscription_id: str | None,
+                  session_id: str | None) -> int:
+    plan = await Plan.select(Plan.id, Plan.product, Plan.product.guild.as_alias("guild")).where(
+        Plan.id == plan_id).first()
+    key_col, key = (("stripe_subscription_id", subscription_id) if subscription_id
+                    else ("stripe_checkout_session_id", session_id))
+    async with atomic():
+        rows = await Purchase.raw(
+            f"INSERT INTO purchases (\"user\", product, plan, guild, stripe_checkout_session_id, "
+            f"stripe_subscription_id, status, current_period_end, cancel_at_period_end, "
+            f"created_at, updated_at) VALUES ({{}}, {{}}, {{}}, {{}}, {{}}, {{}}, {{}}, {{}}, {{}}, "
+            f"now(), now()) ON CONFLICT ({key_col}) DO UPDATE SET status = EXCLUDED.status, "
+            f"current_period_end = EXCLUDED.current_period_end, cancel_at_period_end = "
+            f"EXCLUDED.cancel_at_period_end, stripe_checkout_session_id = COALESCE("
+            f"purchases.stripe_checkout_session_id, EXCLUDED.stripe_checkout_session_id), "
+            f"updated_at = now() RETURNING id, (xmax = 0) AS inserted, status",
+            user_id, plan["product"], plan_id, plan["guild"], session_id, subscription_id,
+            status, period_end, cancel_at_end)
+        purchase = rows[0]
+        await _apply_access(user_id, plan["guild"])
+        if purchase["inserted"] and grants_access(status):
+            emitter.queue(user_room(user_id), "payment_succeeded", PaymentSucceeded(
+                purchase_id=purchase["id"], plan_id=plan_id, product_id=plan["product"],
+                guild_id=plan["guild"], status=status, checkout_session_id=session_id))
+    assert key is not None
+    return purchase["id"]
+
+
+async def _apply_access(user_id: int, guild_id: int | None) -> None:
+    """Paid access to a guild while any purchase of the user for it grants access."""
+    if guild_id is None:
+        return
+    now = datetime.now(timezone.utc)
+    granted = False
+    for p in await Purchase.select(Purchase.status, Purchase.current_period_end).where(
+            (Purchase.user == user_id) & (Purchase.guild == guild_id)):
+        if p["status"] == "CANCELLED" and p["current_period_end"] and p["current_period_end"] < now:
+            continue
+        granted = granted or grants_access(p["status"])
+    if granted:
+        await GuildMember.raw(
+            "INSERT INTO guild_members (guild, \"user\", role, joined_at, paid_access) "
+            "VALUES ({}, {}, 'member', now(), true) ON CONFLICT (guild, \"user\") "
+            "DO UPDATE SET paid_access = true", guild_id, user_id)
+    else:
+        await GuildMember.update({GuildMember.paid_access: False}).where(
+            (GuildMember.guild == guild_id) & (GuildMember.user == user_id))

@@ -193,6 +193,20 @@ def second_server(stack: Stack, live_server: LiveServer) -> Iterator[LiveServer]
     process.stop()
 
 
+async def reset_stripe_emulator(env: dict[str, str]) -> None:
+    """Ids restart with the tables, so Stripe objects of earlier tests (whose metadata names
+    those ids) must go too, or a renewal of theirs would land on this test's rows."""
+    import httpx
+
+    if env.get("STRIPE_PORT", "0") == "0":
+        return
+    try:
+        async with httpx.AsyncClient(base_url=env["STRIPE_API_BASE"], timeout=5) as emu:
+            await emu.post("/_emulator/reset")
+    except httpx.TransportError:
+        pass  # not started in this session
+
+
 # --- per test ---------------------------------------------------------------------------------
 
 
@@ -216,6 +230,7 @@ async def clean(stack: Stack, migrated: None) -> None:
     """Every test starts with empty tables (ids from 1) and an empty Redis db."""
     await truncate_tables(stack.env["DATABASE_URL"], table_names())
     await clear_redis(stack.env["REDIS_URL"])
+    await reset_stripe_emulator(stack.env)
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from db.engine import close_pool, open_pool
 from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
-from server.domains.billing.controllers import CheckoutController, StripeWebhookController
+from server.domains.billing.controllers import (
+    CheckoutController, PurchaseController, StripeWebhookController,
+)
 from server.domains.catalog.controllers import (
     ButtonConfigController, ButtonController, PlanController, ProductController,
 )
@@ -72,7 +74,7 @@ def create_app() -> Litestar:
     handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
                       GuildController, ModerationController, ChannelController,
                       ChannelMessagesController, DmController, BlockController,
-                      StripeWebhookController, CheckoutController, ProductController, PlanController,
+                      StripeWebhookController, CheckoutController, PurchaseController, ProductController, PlanController,
                       ButtonController, ButtonConfigController,
                       PagesController, *_static_routers()]
     if settings.is_dev:  # the mail catcher's views exist only outside production

@@ -148,3 +148,18 @@ async def test_confirmation_is_pushed_to_the_buyer_and_the_page_shows_it(shop, m
         page = await _until(confirmed_page)
         assert "VIP" in page.text
     await sock.disconnect()
+
+
+async def test_buyers_see_only_their_own_purchases(shop, make_client, login):
+    alice, bob = await make_client(), await make_client()
+    a = (await login(alice, "alice-buys@example.com"))["user"]
+    await login(bob, "bob-looks@example.com")
+    await _buy(shop, alice)
+    purchase = await _until(lambda: _purchase_of(a["id"]))
+    mine = (await alice.get("/api/purchases")).json()
+    assert [p["id"] for p in mine] == [purchase["id"]]
+    assert mine[0]["price_cents"] == 1900 and mine[0]["grants_access"] is True
+    assert (await alice.get(f"/api/purchases/{purchase['id']}")).status_code == 200
+    assert (await bob.get("/api/purchases")).json() == []
+    res = await bob.get(f"/api/purchases/{purchase['id']}")
+    assert res.status_code == 404 and res.json()["error"]["code"] == "purchase_not_found"

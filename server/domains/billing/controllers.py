@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, post
-from litestar.params import JSONBody
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
 
 from server.domains.auth.guards import login_required
-from server.domains.billing import webhooks
+from server.domains.billing import queries, webhooks
+from server.domains.billing.schemas import PurchaseRead
 from server.domains.billing.checkout import CheckoutStarted, check_start_checkout
 from server.domains.billing.schemas import WebhookAck
 from server.errors import error_responses
@@ -44,3 +45,19 @@ class CheckoutController(Controller):
                        data: JSONBody[CheckoutRequest]) -> CheckoutStarted:
         """Start Stripe Checkout for a payment button; answers the URL to redirect to."""
         return await check_start_checkout(request.user, data.buttonKey)
+
+
+class PurchaseController(Controller):
+    path = "/api/purchases"
+    tags = ["payments"]
+    guards = [login_required]
+
+    @get("/", responses=error_responses(401))
+    async def list_purchases(self, request: Request[Any, Any, Any]) -> list[PurchaseRead]:
+        """My purchases, newest first."""
+        return await queries.list_purchases(request.user)
+
+    @get("/{purchase_id:int}", responses=error_responses(401, 404))
+    async def get_purchase(self, request: Request[Any, Any, Any],
+                           purchase_id: FromPath[int]) -> PurchaseRead:
+        return await queries.access_purchase(request.user, purchase_id)

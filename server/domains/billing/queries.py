@@ -5,6 +5,36 @@ from typing import Any
 
 from db.billing.tables import Purchase
 from server.domains.auth.schemas import CurrentUser
+from server.domains.billing.purchases import grants_access
+from server.domains.billing.schemas import PurchaseRead
+from server.errors import NotFound
+
+_SELECT = (
+    "SELECT p.*, pr.name AS product_name, pl.name AS plan_name, pl.price_cents, pl.currency, "
+    "pl.interval FROM purchases p JOIN products pr ON pr.id = p.product "
+    "JOIN plans pl ON pl.id = p.plan ")
+
+
+def purchase_read(r: dict[str, Any]) -> PurchaseRead:
+    return PurchaseRead(
+        id=r["id"], product_id=r["product"], product_name=r["product_name"], plan_id=r["plan"],
+        plan_name=r["plan_name"], price_cents=r["price_cents"], currency=r["currency"],
+        interval=r["interval"], guild_id=r["guild"], status=r["status"],
+        grants_access=grants_access(r["status"]), current_period_end=r["current_period_end"],
+        cancel_at_period_end=r["cancel_at_period_end"], created_at=r["created_at"])
+
+
+async def list_purchases(user: CurrentUser) -> list[PurchaseRead]:
+    rows = await Purchase.raw(_SELECT + "WHERE p.\"user\" = {} ORDER BY p.id DESC", user.id)
+    return [purchase_read(r) for r in rows]
+
+
+async def access_purchase(user: CurrentUser, purchase_id: int) -> PurchaseRead:
+    """The buyer's own purchase; anyone else's is simply not found."""
+    rows = await Purchase.raw(_SELECT + "WHERE p.id = {} AND p.\"user\" = {}", purchase_id, user.id)
+    if not rows:
+        raise NotFound("No such purchase", code="purchase_not_found")
+    return purchase_read(rows[0])
 
 
 async def purchase_for_session(user: CurrentUser, session_id: str) -> dict[str, Any] | None:

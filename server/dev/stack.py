@@ -38,7 +38,7 @@ def stack_env(
     env.setdefault("STAM_BASE_URL", f"http://stam.localhost:{port}")
     env.setdefault("LOG_JSON", "0")
     env.setdefault("DATA_DIR", str(ROOT / ".data"))
-    if stripe_port is not None and not env.get("STRIPE_API_BASE"):
+    if stripe_port is not None and not env.get("STRIPE_API_BASE") and not env.get("STRIPE_API_KEY"):
         # No Stripe configured: the app talks to the local emulator, which signs its webhooks
         # with the same secret the app verifies.
         env["STRIPE_PORT"] = str(stripe_port)

@@ -1,6 +1,7 @@
 """create_app(): the Litestar app; `asgi` mounts Socket.IO beside it in one ASGI app."""
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import socketio
@@ -19,7 +20,8 @@ from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
 from server.domains.billing.controllers import (
-    CheckoutController, PurchaseController, StripeWebhookController,
+    CheckoutController, OwnerRefundController, PurchaseController, RefundController,
+    StripeWebhookController,
 )
 from server.domains.catalog.controllers import (
     ButtonConfigController, ButtonController, PlanController, ProductController,
@@ -56,8 +58,21 @@ def _static_routers() -> list:
     ]
 
 
+def tune_gc() -> None:
+    """Fewer, cheaper collections for a process that holds thousands of sockets.
+
+    Profiles of bench/fanout put about half of the server's time in the cyclic collector,
+    with full collections of 140-230 ms that stall every socket (the p99). Objects alive after
+    start-up are frozen out of collection, and generation 0 is collected ~70x less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1_000)
+
+
 async def _startup() -> None:
     await open_pool()
+    tune_gc()
 
 
 async def _shutdown() -> None:
@@ -74,7 +89,8 @@ def create_app() -> Litestar:
     handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
                       GuildController, ModerationController, ChannelController,
                       ChannelMessagesController, DmController, BlockController,
-                      StripeWebhookController, CheckoutController, PurchaseController, ProductController, PlanController,
+                      StripeWebhookController, CheckoutController, PurchaseController, RefundController,
+                      OwnerRefundController, ProductController, PlanController,
                       ButtonController, ButtonConfigController,
                       PagesController, *_static_routers()]
     if settings.is_dev:  # the mail catcher's views exist only outside production

@@ -37,6 +37,7 @@ class Config:
     origin: str
     host_header: str  # sent as Host (with each port), so the server sees a name it serves
     cookies: list[str]  # one Cookie header per client, or empty (peers need no auth)
+    warm_clients: int = 0  # connect and join these first, print "warm", wait for "go" (RSS baseline)
     connect_timeout: float = 20.0
     call_timeout: float = 30.0
     lifetime_s: float = 1800.0
@@ -46,7 +47,7 @@ class Config:
         data = json.loads(raw)
         if "cookies_file" in data:
             with open(data.pop("cookies_file")) as fh:
-                data["cookies"] = json.load(fh)
+                data["cookies"] = json.load(fh)["cookies"]
         return cls(**data)
 
 
@@ -96,7 +97,7 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def connect_all(cfg: Config, rec: Recorder) -> list[SioClient]:
+async def connect_all(cfg: Config, rec: Recorder, indices: range) -> list[SioClient]:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one(i: int) -> SioClient:
@@ -107,7 +108,7 @@ async def connect_all(cfg: Config, rec: Recorder) -> list[SioClient]:
         async with gate:
             return await open_client(i, cfg.host, port, headers, rec, cfg.connect_timeout)
 
-    return list(await asyncio.gather(*(one(i) for i in range(cfg.clients))))
+    return list(await asyncio.gather(*(one(i) for i in indices)))
 
 
 async def join_all(cfg: Config, clients: list[SioClient]) -> None:
@@ -162,6 +163,7 @@ async def saturate(clients: list[SioClient], rec: Recorder, cfg: Config, cmd: di
     return {"event": "sat", "duration": duration, "window": window, "deliveries": rec.counted,
             "deliveries_per_s": rec.counted / duration, "msgs_per_s": acks_in_window / duration,
             "fanout": rec.counted / acks_in_window if acks_in_window else 0.0,
+            "other_events_per_s": rec.other_counted / duration,
             "sent": sender.k, "acked": sender.acked, "unacked": sender.outstanding,
             "errors": dict(sender.errors), "gen_cpu": (cpu1 - cpu0) / duration, "drain_s": drained}
 
@@ -225,10 +227,19 @@ def emit(obj: dict[str, Any]) -> None:
 async def run(cfg: Config) -> None:
     rec = Recorder()
     reader = await commands()
+    clients: list[SioClient] = []
+    if cfg.warm_clients:
+        clients = await connect_all(cfg, rec, range(cfg.warm_clients))
+        await join_all(cfg, clients)
+        emit({"event": "warm", "clients": len(clients)})
+        line = await reader.readline()
+        if not line or json.loads(line)["cmd"] != "go":
+            return
     started = time.monotonic()
-    clients = await connect_all(cfg, rec)
+    rest = await connect_all(cfg, rec, range(len(clients), cfg.clients))
     connected_s = time.monotonic() - started
-    await join_all(cfg, clients)
+    await join_all(cfg, rest)
+    clients += rest
     emit({"event": "ready", "clients": len(clients), "connect_s": connected_s,
           "join_s": time.monotonic() - started - connected_s})
     try:

@@ -56,10 +56,13 @@ class Recorder:
         self.window_start_ns = 0  # deliveries before this are not counted into `counted`
         self.window_end_ns = 1 << 62
         self.counted = 0
+        self.other_events = 0  # broadcast events other than new_message
+        self.other_counted = 0
         self.latencies_ns: list[int] = []
 
     def reset(self) -> None:
         self.counted = 0
+        self.other_counted = 0
         self.latencies_ns = []
 
 
@@ -156,8 +159,8 @@ class SioClient(asyncio.Protocol):
 
     def _on_text(self, p: bytes) -> None:
         # Hot path first: a broadcast event. Everything else is rare.
+        rec = self.rec
         if p.startswith(NEW_MESSAGE):
-            rec = self.rec
             rec.deliveries += 1
             now = time.monotonic_ns()
             if rec.record_latency:  # the window is on the send stamp: late deliveries count
@@ -166,6 +169,11 @@ class SioClient(asyncio.Protocol):
                     rec.latencies_ns.append(now - sent)
             elif rec.window_start_ns <= now < rec.window_end_ns:  # the window is on receive time
                 rec.counted += 1
+            return
+        if p.startswith(b"42["):  # any other broadcast event (ours adds channel_activity)
+            rec.other_events += 1
+            if not rec.record_latency and rec.window_start_ns <= time.monotonic_ns() < rec.window_end_ns:
+                rec.other_counted += 1
             return
         kind = p[:1]
         if kind == b"2":  # Engine.IO ping: pong, or the server drops us after ping_timeout

@@ -6,12 +6,13 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from db.billing.tables import (
-    BillingCustomer, PaymentButton, Plan, Product, Purchase, StripeEvent,
+    BillingCustomer, Invoice, PaymentButton, Plan, Product, Purchase, RefundRequest, StripeEvent,
 )
 
 APP_CONFIG = AppConfig(
     app_name="billing",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[StripeEvent, Product, Plan, PaymentButton, BillingCustomer, Purchase],
+    table_classes=[StripeEvent, Product, Plan, PaymentButton, BillingCustomer, Purchase, Invoice,
+                   RefundRequest],
     migration_dependencies=["db.chat.piccolo_app"],
 )

@@ -87,3 +87,32 @@ class Purchase(Table, tablename="purchases"):
     cancel_at_period_end = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Invoice(Table, tablename="invoices"):
+    """A paid (or failed) Stripe invoice of a purchase: the first payment and each renewal."""
+
+    stripe_invoice_id = Varchar(length=255, unique=True)
+    purchase = ForeignKey(Purchase, on_delete=OnDelete.restrict, index=True)
+    amount_paid_cents = Integer(default=0)
+    amount_refunded_cents = Integer(default=0)
+    currency = Varchar(length=3, default="eur")
+    status = Varchar(length=16)
+    stripe_payment_intent_id = Varchar(length=255, null=True, default=None)
+    paid_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RefundRequest(Table, tablename="refund_requests"):
+    purchase = ForeignKey(Purchase, on_delete=OnDelete.restrict, index=True)
+    invoice = ForeignKey(Invoice, on_delete=OnDelete.restrict)
+    user = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    amount_cents = Integer()
+    reason = Text()
+    # pending -> approved | rejected
+    status = Varchar(length=16, default="pending", index=True)
+    decision_reason = Text(default="")
+    decided_by = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+    decided_at = Timestamptz(null=True, default=None)
+    stripe_refund_id = Varchar(length=255, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,14 +1,16 @@
 """Stripe webhook endpoint: verify the signature, store the event once, queue it, answer 2xx."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from server.domains.auth.guards import login_required
-from server.domains.billing import queries, webhooks
+from server.domains.auth.guards import roles
+from server.domains.auth.schemas import Role
+from server.domains.billing import queries, refunds, webhooks
 from server.domains.billing.schemas import PurchaseRead
 from server.domains.billing.checkout import CheckoutStarted, check_start_checkout
 from server.domains.billing.schemas import WebhookAck
@@ -61,3 +63,51 @@ class PurchaseController(Controller):
     async def get_purchase(self, request: Request[Any, Any, Any],
                            purchase_id: FromPath[int]) -> PurchaseRead:
         return await queries.access_purchase(request.user, purchase_id)
+
+
+class RefundAsk(msgspec.Struct, forbid_unknown_fields=True):
+    purchase_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=2000)]
+
+
+class RefundDecision(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class RefundController(Controller):
+    path = "/api/refunds"
+    tags = ["refunds"]
+    guards = [login_required]
+
+    @post("/request", status_code=201, responses=error_responses(400, 401, 404, 409))
+    async def request_refund(self, request: Request[Any, Any, Any],
+                             data: JSONBody[RefundAsk]) -> refunds.RefundRead:
+        """Ask for a refund of a purchase's latest payment (within 14 days)."""
+        return await refunds.check_request_refund(request.user, data.purchase_id, data.reason)
+
+    @get("/", responses=error_responses(401))
+    async def my_refunds(self, request: Request[Any, Any, Any]) -> list[refunds.RefundRead]:
+        return await refunds.list_for_user(request.user)
+
+
+class OwnerRefundController(Controller):
+    path = "/api/owner/refunds"
+    tags = ["refunds"]
+    guards = [roles(Role.OWNER, Role.ADMIN)]
+
+    @get("/", responses=error_responses(401, 403))
+    async def list_refunds(self, request: Request[Any, Any, Any],
+                           status: FromQuery[Literal["pending", "approved", "rejected"] | None] = None
+                           ) -> list[refunds.RefundRead]:
+        return await refunds.list_for_owner(request.user, status)
+
+    @post("/{request_id:int}/approve", status_code=200, responses=error_responses(401, 403, 404, 409))
+    async def approve(self, request: Request[Any, Any, Any],
+                      request_id: FromPath[int]) -> refunds.RefundRead:
+        """Refund through Stripe (idempotent) and cancel the subscription; access ends."""
+        return await refunds.check_approve(request.user, request_id)
+
+    @post("/{request_id:int}/reject", status_code=200, responses=error_responses(401, 403, 404, 409))
+    async def reject(self, request: Request[Any, Any, Any], request_id: FromPath[int],
+                     data: JSONBody[RefundDecision]) -> refunds.RefundRead:
+        return await refunds.check_reject(request.user, request_id, data.reason)

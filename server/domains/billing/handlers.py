@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domains.billing import purchases
+from server.domains.billing import invoices, purchases
 from server.domains.billing.webhooks import handles
 
 
@@ -34,3 +34,4 @@ async def on_invoice(event: dict[str, Any]) -> None:
         "subscription")
     if sub_id:
         await purchases.do_sync_subscription(sub_id)
+        await invoices.do_record_invoice(invoice["id"])

@@ -32,13 +32,23 @@ async def connect(base: str, cookie: str, origin: str | None = None,
     return client
 
 
+def _presence_items(name: str, data: Any) -> list[dict[str, Any]]:
+    if name == "presence":
+        return [data]
+    if name == "presence_batch":
+        return [{"guild_id": data["guild_id"], "user_id": u, "status": s}
+                for s in ("online", "offline") for u in data[s]]
+    return []
+
+
 class Inbox:
     """Collects server events of a client, with a wait for a condition."""
 
     def __init__(self, client: socketio.AsyncClient, *events: str) -> None:
         self.items: list[tuple[str, Any]] = []
         self._changed = asyncio.Event()
-        for name in events:
+        names = set(events) | ({"presence_batch"} if "presence" in events else set())
+        for name in names:
             client.on(name, self._make(name))
 
     def _make(self, name: str):  # noqa: ANN202
@@ -48,6 +58,8 @@ class Inbox:
         return handler
 
     def of(self, name: str) -> list[Any]:
+        if name == "presence":  # batched changes count as single ones, in order
+            return [p for n, d in self.items for p in _presence_items(n, d)]
         return [d for n, d in self.items if n == name]
 
     async def wait(self, predicate, timeout: float = 10.0) -> None:  # noqa: ANN001

@@ -27,3 +27,22 @@ async def test_sockets_of_a_dead_process_expire_and_are_swept():
     assert await presence.sweep() == [10]
     assert await presence.sweep() == []
     assert await presence.user_sids(9) == ["live-sid"]
+
+
+async def test_presence_changes_within_a_window_are_batched(captured_events, monkeypatch):
+    import asyncio
+
+    from server.domains.guilds import events
+
+    monkeypatch.setattr(events, "PRESENCE_WINDOW_S", 0.2)
+    batcher = events.PresenceBatcher()
+    for user_id in (1, 2, 3):
+        await batcher.note(5, user_id, "online")
+    await batcher.note(5, 3, "offline")
+    assert [e["payload"] for e in captured_events] == [
+        {"type": "presence", "guild_id": 5, "user_id": 1, "status": "online"}]
+    await asyncio.sleep(0.4)
+    assert captured_events[-1]["event"] == "presence_batch"
+    assert captured_events[-1]["room"] == "guild:5"
+    assert captured_events[-1]["payload"] == {
+        "type": "presence_batch", "guild_id": 5, "online": [2], "offline": [3]}

@@ -1,6 +1,7 @@
 """Guild realtime events: presence, moderation, channel updates."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Literal
 
@@ -15,6 +16,14 @@ class Presence(msgspec.Struct, tag_field="type", tag="presence"):
     guild_id: int
     user_id: int
     status: Literal["online", "offline"]
+
+
+class PresenceBatch(msgspec.Struct, tag_field="type", tag="presence_batch"):
+    """Several presence changes of one guild at once (a reconnect storm after a deploy)."""
+
+    guild_id: int
+    online: list[int]
+    offline: list[int]
 
 
 class MemberTimedOut(msgspec.Struct, tag_field="type", tag="member_timed_out"):
@@ -52,9 +61,47 @@ def notify_channel_updated(channel: ChannelRead) -> None:
     emitter.queue(guild_room(channel.guild_id), "channel_updated", ChannelUpdated(channel=channel))
 
 
+PRESENCE_WINDOW_S = 0.5
+
+
+class PresenceBatcher:
+    """Per guild and process: the first change goes out at once, later ones in a batch.
+
+    One `presence` event per connect reaches every member, so N members reconnecting after a
+    deploy would cost N^2/2 frames; batching makes it about N x (storm length / window).
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[int, dict[int, str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def note(self, guild_id: int, user_id: int, status: Literal["online", "offline"]) -> None:
+        if guild_id in self._open:
+            self._open[guild_id][user_id] = status  # the latest state of a user wins
+            return
+        self._open[guild_id] = {}
+        asyncio.get_running_loop().call_later(PRESENCE_WINDOW_S, self._close, guild_id)
+        await emitter.publish_ephemeral(guild_room(guild_id), "presence", Presence(
+            guild_id=guild_id, user_id=user_id, status=status))
+
+    def _close(self, guild_id: int) -> None:
+        changes = self._open.pop(guild_id, {})
+        if changes:
+            task = asyncio.ensure_future(self._flush(guild_id, changes))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, guild_id: int, changes: dict[int, str]) -> None:
+        batch = PresenceBatch(guild_id=guild_id,
+                              online=sorted(u for u, s in changes.items() if s == "online"),
+                              offline=sorted(u for u, s in changes.items() if s == "offline"))
+        await emitter.publish_ephemeral(guild_room(guild_id), "presence_batch", batch)
+
+
+_batcher = PresenceBatcher()
+
+
 async def publish_presence(guild_ids: list[int], user_id: int,
                            status: Literal["online", "offline"]) -> None:
     for guild_id in guild_ids:
-        await emitter.publish_ephemeral(
-            guild_room(guild_id), "presence",
-            Presence(guild_id=guild_id, user_id=user_id, status=status))
+        await _batcher.note(guild_id, user_id, status)

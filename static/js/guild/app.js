@@ -258,11 +258,26 @@ socket.on("mention", (e) => {
   if (ch) { ch.mentioned = true; drawChannels(); }
   toast(`${e.message?.author?.display_name || "Someone"} mentioned you in #${ch?.name || "a channel"}`);
 });
+function setPresence(userId, online) {
+  const m = state.members.get(userId);
+  if (!m) return false;
+  m.online = online;
+  return true;
+}
 socket.on("presence", (e) => {
   if (!inGuild(e)) return;
-  const m = state.members.get(e.user_id);
-  if (!m) { if (e.status === "online") loadMembers().catch(() => {}); return; }
-  m.online = e.status === "online";
+  if (!setPresence(e.user_id, e.status === "online")) {
+    if (e.status === "online") loadMembers().catch(() => {});
+    return;
+  }
+  drawMembers();
+});
+// Changes that arrived within one batching window (for example a reconnect storm).
+socket.on("presence_batch", (e) => {
+  if (!inGuild(e)) return;
+  const unknown = e.online.filter((id) => !setPresence(id, true));
+  e.offline.forEach((id) => setPresence(id, false));
+  if (unknown.length) loadMembers().catch(() => {});
   drawMembers();
 });
 socket.on("member_timed_out", (e) => {

@@ -58,3 +58,4 @@ async def test_wrong_code_shows_a_clear_error(browser, live_server, read_mail):
     await error.wait_for(state="visible")
     assert "not valid" in await error.inner_text()
     await context.close()
+

@@ -79,3 +79,15 @@ class PagesController(Controller):
 
         purchase = await purchase_for_session(request.user, session_id[:255])
         return _page(request, "checkout_success", session_id=session_id[:255], purchase=purchase)
+
+    @get("/pay/{key:str}")
+    async def pay(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Template:
+        """A payment button's landing: what it buys, then Stripe Checkout (sign-in first)."""
+        from server.domains.catalog.queries import button_config
+        from server.errors import NotFound
+
+        try:
+            config = await button_config(platform_of(request), key[:64])
+        except NotFound:
+            config = None
+        return _page(request, "pay", config=config, key=key[:64])

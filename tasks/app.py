@@ -27,6 +27,10 @@ celery_app.conf.update(
             "task": "tasks.realtime.sweep_presence",
             "schedule": 60.0,
         },
+        "stripe-reconcile": {
+            "task": "tasks.billing.reconcile",
+            "schedule": crontab(hour=3, minute=30),
+        },
         "purge-expired-logins": {
             "task": "tasks.maintenance.purge_expired_logins",
             "schedule": crontab(minute=17),

@@ -26,3 +26,19 @@ async def _sync(kind: str, row_id: int) -> str:
 def sync_catalog(kind: str, row_id: int) -> str:
     """Mirror a product or plan to Stripe; safe to run twice (idempotency keys)."""
     return run(_sync(kind, row_id))
+
+
+async def _reconcile() -> int:
+    from server.domains.billing.reconcile import do_reconcile
+    from server.jobs import enqueue
+
+    result = await do_reconcile()
+    for stripe_id in result.missed:
+        await enqueue("tasks.billing.process_stripe_event", stripe_id)
+    return len(result.missed)
+
+
+@celery_app.task(name="tasks.billing.reconcile", acks_late=True)
+def reconcile() -> int:
+    """Apply what the webhook endpoint missed (down, or a delivery that never came)."""
+    return run(_reconcile())

@@ -1,0 +1,36 @@
+"""Missed webhooks: the reconciliation job finds the events in Stripe and applies them."""
+from __future__ import annotations
+
+import httpx
+
+from db.billing.tables import StripeEvent
+from server.domains.billing.reconcile import do_reconcile
+from server.domains.billing.webhooks import do_process_event
+from tests.billing.test_lifecycle import _state
+from tests.billing.test_purchase_flow import _buy, _purchase_of, shop  # noqa: F401
+
+
+async def test_a_purchase_whose_webhooks_never_arrived_is_applied(shop, make_client, login,  # noqa: F811
+                                                                  stack):
+    async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
+        # The endpoint is "down": deliveries go to a closed port and are given up.
+        await emu.post("/_emulator/webhook", json={"url": "http://127.0.0.1:9/webhooks/stripe"})
+    try:
+        buyer = await make_client()
+        me = (await login(buyer, "missed@example.com"))["user"]
+        await _buy(shop, buyer)
+        assert await _purchase_of(me["id"]) is None
+        assert await StripeEvent.count() == 0
+        result = await do_reconcile()
+        assert result.seen >= 5 and len(result.missed) == result.seen
+        for stripe_id in result.missed:
+            await do_process_event(stripe_id)
+        purchase = await _purchase_of(me["id"])
+        assert purchase is not None and purchase["status"] == "ACTIVE"
+        assert await _state(me["id"], shop["guild"]["id"]) == ("ACTIVE", True)
+        again = await do_reconcile()
+        assert again.missed == [] and again.seen == result.seen  # nothing twice
+    finally:
+        async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
+            await emu.post("/_emulator/webhook", json={
+                "url": f"http://127.0.0.1:{stack.port}/webhooks/stripe"})

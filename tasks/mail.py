@@ -36,3 +36,39 @@ async def _send_login(task_id: str, platform: str, email: str) -> bool:
                  retry_backoff_max=300, max_retries=6)
 def send_login_email(self, platform: str, email: str) -> bool:  # noqa: ANN001
     return run(_send_login(self.request.id, platform, email))
+
+
+async def _send_receipt(invoice_id: int) -> bool:
+    from db.billing.tables import Invoice
+    from server.domains.mail.render import build_message
+    from server.domains.mail.smtp import send
+    from server.domains.platforms.queries import Platform, branding
+
+    # Claim first: a redelivered or concurrent task finds the receipt taken and stops.
+    rows = await Invoice.raw(
+        "UPDATE invoices i SET receipt_sent_at = now() FROM purchases p, users u, products pr, "
+        "plans pl WHERE i.id = {} AND i.receipt_sent_at IS NULL AND i.status = 'paid' "
+        "AND p.id = i.purchase AND u.id = p.\"user\" AND pr.id = p.product AND pl.id = p.plan "
+        "RETURNING i.stripe_invoice_id, i.amount_paid_cents, i.currency, i.paid_at, u.email, "
+        "u.platform, pr.name AS product, pl.name AS plan", invoice_id)
+    if not rows:
+        return False
+    r = rows[0]
+    amount = f"{r['amount_paid_cents'] // 100}.{r['amount_paid_cents'] % 100:02d} {r['currency'].upper()}"
+    msg = build_message("receipt", r["email"], branding(Platform(r["platform"])), amount=amount,
+                        product=r["product"], plan=r["plan"], invoice=r["stripe_invoice_id"],
+                        paid_at=f"{r['paid_at']:%Y-%m-%d}" if r["paid_at"] else "")
+    try:
+        send(msg)
+    except Exception:
+        await Invoice.raw("UPDATE invoices SET receipt_sent_at = NULL WHERE id = {}", invoice_id)
+        raise
+    return True
+
+
+@celery_app.task(name="tasks.mail.send_receipt", acks_late=True,
+                 autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=2,
+                 retry_backoff_max=300, max_retries=6)
+def send_receipt(invoice_id: int) -> bool:
+    """One receipt per paid invoice (first payment and every renewal)."""
+    return run(_send_receipt(invoice_id))

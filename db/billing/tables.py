@@ -100,6 +100,8 @@ class Invoice(Table, tablename="invoices"):
     status = Varchar(length=16)
     stripe_payment_intent_id = Varchar(length=255, null=True, default=None)
     paid_at = Timestamptz(null=True, default=None)
+    # Set when the receipt email is taken for sending: one receipt per paid invoice.
+    receipt_sent_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

@@ -163,3 +163,18 @@ async def test_buyers_see_only_their_own_purchases(shop, make_client, login):
     assert (await bob.get("/api/purchases")).json() == []
     res = await bob.get(f"/api/purchases/{purchase['id']}")
     assert res.status_code == 404 and res.json()["error"]["code"] == "purchase_not_found"
+
+
+async def test_one_receipt_per_paid_invoice(shop, make_client, login, read_mail):
+    from tests.fixtures import wait_mails
+
+    buyer = await make_client()
+    me = (await login(buyer, "receipt@example.com"))["user"]
+    await _buy(shop, buyer)
+    await _until(lambda: _purchase_of(me["id"]))
+    mail = await read_mail("receipt@example.com")
+    assert "Receipt: 19.00 EUR for VIP" in mail["subject"]
+    assert "Amount paid: 19.00 EUR" in mail["text"] and mail["html"]
+    await asyncio.sleep(2.0)  # invoice.paid and its repeats have been processed by now
+    mails = await wait_mails("receipt@example.com", 1)
+    assert len([m for m in mails if m["subject"].startswith("Receipt")]) == 1

@@ -7,6 +7,7 @@ from typing import Any
 from db.billing.tables import Invoice, Purchase
 from realtime.emitter import atomic
 from server.domains.billing.stripe_api import client
+from server.jobs import enqueue
 
 
 def _payment_intent(invoice: dict[str, Any]) -> str | None:
@@ -43,4 +44,6 @@ async def do_record_invoice(invoice_id: str) -> int | None:
             invoice_id, purchase["id"], invoice.get("amount_paid") or 0,
             invoice.get("currency") or "eur", invoice.get("status") or "open",
             _payment_intent(invoice), paid_at)
+    if invoice.get("status") == "paid":
+        await enqueue("tasks.mail.send_receipt", rows[0]["id"])
     return rows[0]["id"]

@@ -102,6 +102,8 @@ class Invoice(Table, tablename="invoices"):
     paid_at = Timestamptz(null=True, default=None)
     # Set when the receipt email is taken for sending: one receipt per paid invoice.
     receipt_sent_at = Timestamptz(null=True, default=None)
+    # None, or the dispute's state: open (warning_/needs_response/under_review), won, lost.
+    dispute_status = Varchar(length=16, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

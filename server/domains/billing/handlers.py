@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domains.billing import invoices, purchases
+from server.domains.billing import charges, invoices, purchases
 from server.domains.billing.webhooks import handles
 
 
@@ -35,3 +35,16 @@ async def on_invoice(event: dict[str, Any]) -> None:
     if sub_id:
         await purchases.do_sync_subscription(sub_id)
         await invoices.do_record_invoice(invoice["id"])
+
+
+@handles("charge.refunded", "refund.created", "refund.updated")
+async def on_refund(event: dict[str, Any]) -> None:
+    obj = _object(event)
+    charge_id = obj["id"] if obj.get("object") == "charge" else obj.get("charge")
+    if charge_id:
+        await charges.do_sync_charge_refunds(charge_id)
+
+
+@handles("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed")
+async def on_dispute(event: dict[str, Any]) -> None:
+    await charges.do_sync_dispute(_object(event)["id"])

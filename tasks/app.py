@@ -31,6 +31,10 @@ celery_app.conf.update(
             "task": "tasks.billing.reconcile",
             "schedule": crontab(hour=3, minute=30),
         },
+        "renewal-reminders": {
+            "task": "tasks.mail.send_renewal_reminders",
+            "schedule": crontab(minute=5),  # hourly: the windows are days wide, sends are once
+        },
         "purge-expired-logins": {
             "task": "tasks.maintenance.purge_expired_logins",
             "schedule": crontab(minute=17),

@@ -72,3 +72,22 @@ async def _send_receipt(invoice_id: int) -> bool:
 def send_receipt(invoice_id: int) -> bool:
     """One receipt per paid invoice (first payment and every renewal)."""
     return run(_send_receipt(invoice_id))
+
+
+@celery_app.task(name="tasks.mail.send_dunning", acks_late=True,
+                 autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=2,
+                 retry_backoff_max=300, max_retries=6)
+def send_dunning(stripe_invoice_id: str, subscription_id: str) -> bool:
+    from server.domains.billing.notices import do_send_dunning
+
+    return run(do_send_dunning(stripe_invoice_id, subscription_id))
+
+
+@celery_app.task(name="tasks.mail.send_renewal_reminders", acks_late=True,
+                 autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=2,
+                 retry_backoff_max=300, max_retries=6)
+def send_renewal_reminders() -> int:
+    """Daily: 7-day and 1-day renewal reminders, each sent once per period."""
+    from server.domains.billing.notices import do_send_reminders
+
+    return run(do_send_reminders())

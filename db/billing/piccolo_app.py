@@ -6,13 +6,13 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from db.billing.tables import (
-    BillingCustomer, Invoice, PaymentButton, Plan, Product, Purchase, RefundRequest, StripeEvent,
+    BillingCustomer, Invoice, MailNotice, PaymentButton, Plan, Product, Purchase, RefundRequest, StripeEvent,
 )
 
 APP_CONFIG = AppConfig(
     app_name="billing",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
     table_classes=[StripeEvent, Product, Plan, PaymentButton, BillingCustomer, Purchase, Invoice,
-                   RefundRequest],
+                   RefundRequest, MailNotice],
     migration_dependencies=["db.chat.piccolo_app"],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from db.auth.tables import User
@@ -120,3 +121,14 @@ class RefundRequest(Table, tablename="refund_requests"):
     decided_at = Timestamptz(null=True, default=None)
     stripe_refund_id = Varchar(length=255, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class MailNotice(Table, tablename="mail_notices"):
+    """A billing email that must go out once: (kind, ref) is claimed before sending."""
+
+    kind = Varchar(length=32)
+    ref = Varchar(length=255)
+    user = ForeignKey(User, on_delete=OnDelete.cascade)
+    sent_at = Timestamptz(default=TimestamptzNow())
+
+    unique_notice = Unique(["kind", "ref"])

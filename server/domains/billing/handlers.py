@@ -5,6 +5,7 @@ from typing import Any
 
 from server.domains.billing import charges, invoices, purchases
 from server.domains.billing.webhooks import handles
+from server.jobs import enqueue
 
 
 def _object(event: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +36,8 @@ async def on_invoice(event: dict[str, Any]) -> None:
     if sub_id:
         await purchases.do_sync_subscription(sub_id)
         await invoices.do_record_invoice(invoice["id"])
+        if event["type"] == "invoice.payment_failed":
+            await enqueue("tasks.mail.send_dunning", invoice["id"], sub_id)
 
 
 @handles("charge.refunded", "refund.created", "refund.updated")

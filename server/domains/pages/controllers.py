@@ -91,3 +91,11 @@ class PagesController(Controller):
         except NotFound:
             config = None
         return _page(request, "pay", config=config, key=key[:64])
+
+    @get("/owner")
+    async def seller_page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        """Sellers: products, plans, payment buttons (with their snippet) and refund requests."""
+        if request.user is None:
+            return Redirect("/login")
+        allowed = request.user.role.value in ("owner", "admin", "product_manager")
+        return _page(request, "owner", allowed=allowed)

@@ -1,0 +1,89 @@
+// Seller page: catalog (products, plans, buttons with their snippet) and refund decisions.
+import { api, showError, toast } from "./api.js";
+
+const errorEl = document.getElementById("owner-error");
+const el = (tag, attrs = {}, ...kids) => {
+  const node = Object.assign(document.createElement(tag), attrs);
+  kids.forEach((k) => node.append(k));
+  return node;
+};
+const money = (cents, cur) => `${(cents / 100).toFixed(2)} ${cur.toUpperCase()}`;
+
+function fail(err) { showError(errorEl, err); }
+
+function formData(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+function cents(text) {
+  // Integer cents from "29", "29.5" or "29,50": no floating point on money.
+  const m = String(text).trim().replace(",", ".").match(/^(\d+)(?:\.(\d{1,2}))?$/);
+  if (!m) throw new Error("Price: a number with at most 2 decimals");
+  return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
+}
+
+async function load() {
+  errorEl.hidden = true;
+  const [products, plans, buttons, refunds, guilds] = await Promise.all([
+    api("GET", "/api/owner/products"), api("GET", "/api/owner/plans"),
+    api("GET", "/api/owner/payment-buttons"), api("GET", "/api/owner/refunds?status=pending"),
+    api("GET", "/api/guilds"),
+  ]);
+  const productName = new Map(products.map((p) => [p.id, p.name]));
+  document.getElementById("guild-select").replaceChildren(
+    el("option", { value: "", textContent: "No community" }),
+    ...guilds.map((g) => el("option", { value: g.id, textContent: g.name })));
+  document.getElementById("products").replaceChildren(...products.map((p) => el("li", {},
+    el("strong", { textContent: p.name }), ` ${p.active ? "" : "(inactive) "}`,
+    el("span", { className: "muted small", textContent: p.stripe_product_id ? `Stripe ${p.stripe_product_id}` : "syncing to Stripe…" }))));
+  document.getElementById("plan-product").replaceChildren(
+    ...products.map((p) => el("option", { value: p.id, textContent: p.name })));
+  document.getElementById("plans").replaceChildren(...plans.map((p) => el("li", {},
+    el("strong", { textContent: `${productName.get(p.product_id)} · ${p.name}` }),
+    ` ${money(p.price_cents, p.currency)} ${p.interval.toLowerCase()}`,
+    p.trial_days ? `, ${p.trial_days} days trial` : "", ` · ${p.commission_percent}% commission`)));
+  document.getElementById("button-plan").replaceChildren(...plans.filter((p) => p.active).map(
+    (p) => el("option", { value: p.id, textContent: `${productName.get(p.product_id)} · ${p.name}` })));
+  document.getElementById("buttons").replaceChildren(...buttons.map((b) => el("li", {},
+    el("strong", { textContent: b.display_name }), " ",
+    el("a", { href: `/pay/${b.button_key}`, textContent: "open" }),
+    el("pre", { className: "snippet", textContent: b.snippet, title: "Paste on your landing page" }))));
+  document.getElementById("refunds").replaceChildren(...(refunds.length ? refunds.map(refundRow)
+    : [el("li", { className: "muted", textContent: "No pending request." })]));
+}
+
+function refundRow(r) {
+  const approve = el("button", { className: "button small-solid", textContent: "Approve" });
+  const reject = el("button", { className: "link-dark", textContent: "Reject" });
+  approve.onclick = () => decide(`/api/owner/refunds/${r.id}/approve`);
+  reject.onclick = () => {
+    const reason = prompt("Why is it rejected? The customer sees this.");
+    if (reason !== null) decide(`/api/owner/refunds/${r.id}/reject`, { reason });
+  };
+  return el("li", { "data-testid": "refund" }, `#${r.id} · ${money(r.amount_cents, r.currency)} · “${r.reason}” `, approve, " ", reject);
+}
+
+async function decide(path, body) {
+  try { await api("POST", path, body); toast("Done."); await load(); } catch (err) { fail(err); }
+}
+
+function onSubmit(id, build, path) {
+  document.getElementById(id).addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", path, build(formData(ev.target)));
+      ev.target.reset();
+      await load();
+    } catch (err) { err instanceof Error && !err.status ? (errorEl.textContent = err.message, errorEl.hidden = false) : fail(err); }
+  });
+}
+
+onSubmit("product-form", (d) => ({ name: d.name, description: d.description,
+  guild_id: d.guild_id ? Number(d.guild_id) : null }), "/api/owner/products");
+onSubmit("plan-form", (d) => ({ product_id: Number(d.product_id), name: d.name, price_cents: cents(d.price),
+  currency: d.currency, interval: d.interval, trial_days: Number(d.trial_days || 0) }), "/api/owner/plans");
+onSubmit("button-form", (d) => ({ plan_id: Number(d.plan_id), display_name: d.display_name,
+  cta_text: d.cta_text || "Join now", success_url: d.success_url, cancel_url: d.cancel_url }),
+  "/api/owner/payment-buttons");
+
+load().catch(fail);

@@ -43,13 +43,20 @@ celery_app.conf.update(
 )
 
 
+_metrics_client = None
+
+
 def _count(task_name: str, state: str) -> None:
-    from server.domains.ops.metrics import TASKS_KEY
     import redis
 
+    from server.domains.ops.metrics import TASKS_KEY
+
+    global _metrics_client
     try:
-        redis.Redis.from_url(get_settings().redis_url, socket_timeout=1).hincrby(
-            TASKS_KEY, f"{task_name}|{state}", 1)
+        # One client per worker process: a new connection per task showed in profiles.
+        if _metrics_client is None:
+            _metrics_client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=1)
+        _metrics_client.hincrby(TASKS_KEY, f"{task_name}|{state}", 1)
     except redis.RedisError:
         pass  # metrics must never fail a task
 

@@ -113,3 +113,16 @@ async def wait_mails(email: str, count: int, timeout: float = 20.0) -> list[dict
         if time.monotonic() > deadline:
             raise AssertionError(f"expected {count} mail(s) to {email}, got {len(mails)}")
         await asyncio.sleep(0.1)
+
+
+async def until(predicate: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    """Poll an async predicate until it returns something other than None (bounded)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := await predicate()) is not None:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not met in time")

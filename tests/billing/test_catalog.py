@@ -5,6 +5,7 @@ import pytest
 
 from db.auth.tables import User
 from tests.factories import make_guild
+from tests.fixtures import until
 
 
 @pytest.fixture
@@ -98,18 +99,6 @@ async def test_members_cannot_sell_and_platforms_do_not_mix(seller, make_client,
     assert res.status_code == 404
 
 
-async def _wait_for(predicate, timeout: float = 20.0):  # noqa: ANN001, ANN202
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := await predicate()) is not None:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 async def test_products_and_plans_are_mirrored_to_stripe_once(seller, stripe_emulator,
                                                                celery_worker):
     from db.billing.tables import Plan
@@ -125,7 +114,7 @@ async def test_products_and_plans_are_mirrored_to_stripe_once(seller, stripe_emu
         row = await Plan.select(Plan.stripe_price_id).where(Plan.id == plan["id"]).first()
         return row["stripe_price_id"]
 
-    stripe_price = await _wait_for(price_id)
+    stripe_price = await until(price_id)
     price = await client().v1.prices.retrieve_async(stripe_price)
     assert (price.unit_amount, price.currency) == (7500, "usd")
     assert (price.recurring.interval, price.recurring.interval_count) == ("month", 3)

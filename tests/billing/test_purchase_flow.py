@@ -11,15 +11,10 @@ from db.auth.tables import User
 from db.billing.tables import Purchase, StripeEvent
 from db.guilds.tables import GuildMember
 from tests.factories import make_channel, make_guild
+from tests.fixtures import until
 
 
-async def _until(predicate, timeout: float = 30.0):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := await predicate()) is not None:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError("condition not met in time")
+_until = until
 
 
 @pytest.fixture

@@ -20,3 +20,16 @@ async def browser():
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield browser
         await browser.close()
+
+
+async def sign_in_page(page, base: str, email: str, read_mail) -> None:  # noqa: ANN001
+    """Sign in as a person does: type the email, read the code from the catcher, type it."""
+    from tests.fixtures import code_of
+
+    await page.goto(f"{base}/login")
+    await page.fill("#email", email)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/verify?email=*")
+    await page.fill("#otp", code_of(await read_mail(email)))
+    await page.click("button[type=submit]")
+    await page.wait_for_url(lambda url: "/verify" not in url)

@@ -6,8 +6,7 @@ from typing import Any
 import pytest
 
 from tests.factories import make_channel, make_guild, make_member, make_user
-from tests.e2e.conftest import SHOTS
-from tests.fixtures import code_of
+from tests.e2e.conftest import SHOTS, sign_in_page
 INPUT = "[data-testid=composer-input]"
 
 
@@ -33,13 +32,7 @@ async def open_guild(browser: Any, live_server: Any, read_mail: Any, email: str)
     """Sign in the way a person does, then open /g/makers on #general, connected."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
-    await page.goto(f"{live_server.weokto_url}/login")
-    await page.fill("#email", email)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/verify?email=*")
-    await page.fill("#otp", code_of(await read_mail(email)))
-    await page.click("button[type=submit]")
-    await page.wait_for_url(lambda url: "/verify" not in url)
+    await sign_in_page(page, live_server.weokto_url, email, read_mail)
     await page.goto(f"{live_server.weokto_url}/g/makers")
     await page.locator("[data-testid=channel-title]", has_text="general").wait_for()
     await wait_live(page)

@@ -1,8 +1,7 @@
 """A member buys through a payment button page and the emulator's hosted checkout."""
 from __future__ import annotations
 
-from tests.e2e.conftest import SHOTS
-from tests.fixtures import code_of
+from tests.e2e.conftest import SHOTS, sign_in_page
 
 
 async def test_buying_through_the_button_page_and_the_emulators_checkout(
@@ -25,13 +24,7 @@ async def test_buying_through_the_button_page_and_the_emulators_checkout(
     context = await browser.new_context()
     page = await context.new_page()
     email = "shopper@example.com"
-    await page.goto(f"{live_server.weokto_url}/login")
-    await page.fill("#email", email)
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/verify?email=*")
-    await page.fill("#otp", code_of(await read_mail(email)))
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/choose-guild")
+    await sign_in_page(page, live_server.weokto_url, email, read_mail)
     await page.goto(f"{live_server.weokto_url}/pay/paid-club-monthly")
     assert "15.00 EUR" in await page.get_by_test_id("pay-price").inner_text()
     await page.get_by_test_id("pay-button").click()

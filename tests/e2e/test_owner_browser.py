@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from db.auth.tables import User
 from db.billing.tables import Plan
-from tests.e2e.conftest import SHOTS
-from tests.fixtures import code_of
+from tests.e2e.conftest import SHOTS, sign_in_page
 
 
 async def test_owner_creates_product_plan_and_button(browser, live_server, read_mail,
@@ -12,13 +11,7 @@ async def test_owner_creates_product_plan_and_button(browser, live_server, read_
     await User.insert(User(platform="weokto", email="seller-ui@example.com", role="owner"))
     context = await browser.new_context()
     page = await context.new_page()
-    await page.goto(f"{live_server.weokto_url}/login")
-    await page.fill("#email", "seller-ui@example.com")
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/verify?email=*")
-    await page.fill("#otp", code_of(await read_mail("seller-ui@example.com")))
-    await page.click("button[type=submit]")
-    await page.wait_for_url("**/choose-guild")
+    await sign_in_page(page, live_server.weokto_url, "seller-ui@example.com", read_mail)
     await page.goto(f"{live_server.weokto_url}/owner")
     await page.fill("#product-form input[name=name]", "Masterclass")
     await page.click("#product-form button")

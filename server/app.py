@@ -20,8 +20,8 @@ from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
 from server.domains.billing.controllers import (
-    CheckoutController, OwnerRefundController, PurchaseController, RefundController,
-    StripeWebhookController,
+    CheckoutController, CheckoutStatusController, OwnerRefundController, PurchaseController,
+    RefundController, StripeWebhookController,
 )
 from server.domains.catalog.controllers import (
     ButtonConfigController, ButtonController, PlanController, ProductController,
@@ -89,7 +89,8 @@ def create_app() -> Litestar:
     handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
                       GuildController, ModerationController, ChannelController,
                       ChannelMessagesController, DmController, BlockController,
-                      StripeWebhookController, CheckoutController, PurchaseController, RefundController,
+                      StripeWebhookController, CheckoutController, CheckoutStatusController,
+                      PurchaseController, RefundController,
                       OwnerRefundController, ProductController, PlanController,
                       ButtonController, ButtonConfigController,
                       PagesController, *_static_routers()]

@@ -1,20 +1,35 @@
 // Back from Stripe Checkout: the confirmation is pushed over Socket.IO (no polling loop).
+// When the socket connects, the page reads the status once, in case the push went out
+// before this page was listening.
+import { api } from "./api.js";
 import { socket } from "./session.js";
 
 const box = document.getElementById("checkout");
 const sessionId = box?.dataset.sessionId;
 
-socket.on("payment_succeeded", async (event) => {
+function confirm(guildSlug) {
   if (!box || box.dataset.state === "confirmed") return;
-  if (sessionId && event.checkout_session_id && event.checkout_session_id !== sessionId) return;
   box.dataset.state = "confirmed";
   document.querySelector("[data-testid=checkout-title]").textContent = "Payment confirmed";
   document.getElementById("checkout-text").textContent = "Your access is active.";
   const open = document.getElementById("checkout-open");
-  if (event.guild_id) {
-    const guilds = await fetch("/api/guilds", { credentials: "same-origin" }).then((r) => r.json());
-    const guild = guilds.find((g) => g.id === event.guild_id);
-    if (guild) open.href = `/g/${guild.slug}`;
-  }
+  if (guildSlug) open.href = `/g/${guildSlug}`;
   open.hidden = false;
+}
+
+socket.on("payment_succeeded", async (event) => {
+  if (sessionId && event.checkout_session_id && event.checkout_session_id !== sessionId) return;
+  let slug = null;
+  if (event.guild_id) {
+    const guilds = await api("GET", "/api/guilds").catch(() => []);
+    slug = guilds.find((g) => g.id === event.guild_id)?.slug || null;
+  }
+  confirm(slug);
+});
+
+socket.on("connect", async () => {
+  if (!sessionId || box?.dataset.state === "confirmed") return;
+  const status = await api("GET", `/api/payments/checkout-status?session_id=${encodeURIComponent(sessionId)}`)
+    .catch(() => null);
+  if (status?.confirmed) confirm(status.guild_slug);
 });

@@ -142,6 +142,12 @@ async def test_confirmation_is_pushed_to_the_buyer_and_the_page_shows_it(shop, m
 
         page = await _until(confirmed_page)
         assert "VIP" in page.text
+        status = await buyer.get(f"/api/payments/checkout-status?session_id={session_id}")
+        assert status.json() == {"confirmed": True, "guild_slug": "vip-guild"}
+    other = await make_client()
+    await login(other, "not-the-buyer@example.com")
+    status = await other.get(f"/api/payments/checkout-status?session_id={session_id}")
+    assert status.json() == {"confirmed": False, "guild_slug": None}
     await sock.disconnect()
 
 

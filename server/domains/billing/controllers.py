@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from server.domains.auth.guards import login_required
 from server.domains.auth.guards import roles
@@ -111,3 +111,24 @@ class OwnerRefundController(Controller):
     async def reject(self, request: Request[Any, Any, Any], request_id: FromPath[int],
                      data: JSONBody[RefundDecision]) -> refunds.RefundRead:
         return await refunds.check_reject(request.user, request_id, data.reason)
+
+
+class CheckoutStatus(msgspec.Struct):
+    confirmed: bool
+    guild_slug: str | None = None
+
+
+class CheckoutStatusController(Controller):
+    path = "/api/payments"
+    tags = ["payments"]
+    guards = [login_required]
+
+    @get("/checkout-status", responses=error_responses(400, 401))
+    async def checkout_status(self, request: Request[Any, Any, Any],
+                              session_id: Annotated[str, QueryParameter(min_length=1, max_length=255)]
+                              ) -> CheckoutStatus:
+        """Whether this session's payment is confirmed (read once when the page's socket
+        connects, so a push sent before it connected is not missed)."""
+        found = await queries.purchase_for_session(request.user, session_id)
+        return CheckoutStatus(confirmed=found is not None,
+                              guild_slug=found["guild_slug"] if found else None)

@@ -37,11 +37,30 @@ async def access_purchase(user: CurrentUser, purchase_id: int) -> PurchaseRead:
     return purchase_read(rows[0])
 
 
+def _purchase_columns() -> tuple[Any, ...]:
+    return (Purchase.id, Purchase.status, Purchase.guild,
+            Purchase.guild.slug.as_alias("guild_slug"),
+            Purchase.product.name.as_alias("product_name"))
+
+
 async def purchase_for_session(user: CurrentUser, session_id: str) -> dict[str, Any] | None:
+    """The buyer's purchase made by this Checkout Session, if Stripe has confirmed it yet."""
     if not session_id:
         return None
-    return await Purchase.select(
-        Purchase.id, Purchase.status, Purchase.guild, Purchase.guild.slug.as_alias("guild_slug"),
-        Purchase.product.name.as_alias("product_name"),
-    ).where((Purchase.stripe_checkout_session_id == session_id)
-            & (Purchase.user == user.id)).first()
+    found = await Purchase.select(*_purchase_columns()).where(
+        (Purchase.stripe_checkout_session_id == session_id) & (Purchase.user == user.id)).first()
+    if found is not None:
+        return found
+    # invoice.paid may have created the purchase before checkout.session.completed named the
+    # session: ask Stripe which subscription the session made.
+    from server.domains.billing.stripe_api import client
+
+    try:
+        session = (await client().v1.checkout.sessions.retrieve_async(session_id)).to_dict()
+    except Exception:  # unknown id, or Stripe unreachable: not confirmed yet
+        return None
+    if session.get("client_reference_id") != str(user.id) or not session.get("subscription"):
+        return None
+    return await Purchase.select(*_purchase_columns()).where(
+        (Purchase.stripe_subscription_id == session["subscription"])
+        & (Purchase.user == user.id)).first()

@@ -91,6 +91,12 @@ def captured_events() -> Any:
         seen.append({"room": item.room, "event": item.event,
                      "payload": msgspec.json.decode(msgspec.json.encode(item.payload))})
 
+    # Throttle windows are per process and keyed by ids, which restart with every test:
+    # a window left open by an earlier test would swallow this test's first events.
+    from server.domains.guilds import events as guild_events
+
+    emitter._coalescer = emitter.Coalescer()
+    guild_events._batcher = guild_events.PresenceBatcher()
     emitter.set_sender(capture)
     yield seen
     emitter.set_sender(None)

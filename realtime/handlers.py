@@ -10,17 +10,15 @@ import asyncpg
 import msgspec
 import structlog
 
-from realtime.rooms import channel_room, guild_room
+from realtime.rooms import channel_room
 from server.domains.auth.guards import check_roles
 from server.domains.auth.queries import user_for_session
 from server.domains.auth.schemas import CurrentUser, Role
 from server.domains.chat import actions as chat
-from server.domains.chat import queries as chat_queries
 from server.domains.chat.schemas import (
-    HISTORY_DEFAULT, ChannelRef, EditMessage, JoinChannel, JoinDm, MarkRead, MessageRef, React,
+    ChannelRef, EditMessage, JoinChannel, JoinDm, MarkRead, MessageRef, React,
     SendDm, SendMessage, StreamRef,
 )
-from server.domains.guilds.queries import access_channel, channel_read
 from server.domains.platforms.queries import Platform
 from server.errors import AppError, Unauthorized
 from server.jobs import enqueue
@@ -102,19 +100,11 @@ async def hello(user: CurrentUser, _: Hello, sid: str) -> dict[str, Any]:
 async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> dict[str, Any]:
     from realtime.server import sio
 
-    ch = await access_channel(user, p.channel_id)
-    # Enter the room before reading the catch-up: a message committed in between is then
-    # both in the catch-up and pushed, and the client keeps one copy per seq. None is lost.
-    await sio.enter_room(sid, channel_room(p.channel_id))
-    await sio.enter_room(sid, guild_room(ch.access.guild_id))
-    stream = chat.Stream(channel_id=p.channel_id, guild_id=ch.access.guild_id)
-    last_seq = await chat.stream_last_seq(stream)
-    caught = await chat_queries.catch_up("channel", p.channel_id, last_seq, p.since_seq,
-                                         HISTORY_DEFAULT)
-    last_read = await chat_queries.read_marker(user.id, "channel", p.channel_id)
-    channel = channel_read({**ch.channel, "last_seq": last_seq}, ch.access, last_read)
-    return {"channel": channel, "messages": caught.messages, "resync": caught.resync,
-            "last_seq": last_seq}
+    async def enter(rooms: list[str]) -> None:
+        for room in rooms:
+            await sio.enter_room(sid, room)
+
+    return await chat.check_join_channel(user, p.channel_id, p.since_seq, enter)
 
 
 @event("leave_channel", ChannelRef)
@@ -137,15 +127,7 @@ async def send_dm(user: CurrentUser, p: SendDm, sid: str) -> Any:
 
 @event("join_dm", JoinDm)
 async def join_dm(user: CurrentUser, p: JoinDm, sid: str) -> dict[str, Any]:
-    stream = await chat.dm_stream(user, p.user_id, create=True)
-    last_seq = await chat.stream_last_seq(stream)
-    assert stream.conversation_id is not None
-    caught = await chat_queries.catch_up("conversation", stream.conversation_id, last_seq,
-                                         p.since_seq, HISTORY_DEFAULT)
-    other = await chat_queries.access_dm_partner(user, p.user_id)
-    conversation = await chat_queries.conversation_read(user, other, stream.conversation_id,
-                                                        last_seq)
-    return {"conversation": conversation, "messages": caught.messages, "resync": caught.resync, "last_seq": last_seq}
+    return await chat.check_join_dm(user, p.user_id, p.since_seq)
 
 
 @event("edit_message", EditMessage)

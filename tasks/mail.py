@@ -40,6 +40,7 @@ def send_login_email(self, platform: str, email: str) -> bool:  # noqa: ANN001
 
 async def _send_receipt(invoice_id: int) -> bool:
     from db.billing.tables import Invoice
+    from server.domains.billing.notices import money
     from server.domains.mail.render import build_message
     from server.domains.mail.smtp import send
     from server.domains.platforms.queries import Platform, branding
@@ -54,7 +55,7 @@ async def _send_receipt(invoice_id: int) -> bool:
     if not rows:
         return False
     r = rows[0]
-    amount = f"{r['amount_paid_cents'] // 100}.{r['amount_paid_cents'] % 100:02d} {r['currency'].upper()}"
+    amount = money(r["amount_paid_cents"], r["currency"])
     msg = build_message("receipt", r["email"], branding(Platform(r["platform"])), amount=amount,
                         product=r["product"], plan=r["plan"], invoice=r["stripe_invoice_id"],
                         paid_at=f"{r['paid_at']:%Y-%m-%d}" if r["paid_at"] else "")

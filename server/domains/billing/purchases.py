@@ -9,28 +9,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-import msgspec
 
 from db.billing.tables import Plan, Purchase
 from db.guilds.tables import GuildMember
-from realtime import emitter
 from realtime.emitter import atomic
-from realtime.rooms import user_room
+from server.domains.billing.events import PaymentSucceeded, notify_payment_succeeded
 from server.domains.billing.stripe_api import client
 
 STATUS = {"trialing": "TRIAL", "active": "ACTIVE", "past_due": "PAST_DUE", "unpaid": "PAST_DUE",
           "incomplete": "PAST_DUE", "canceled": "EXPIRED", "incomplete_expired": "EXPIRED",
           "paused": "EXPIRED"}
 GRANTING = ("TRIAL", "ACTIVE", "PAST_DUE")
-
-
-class PaymentSucceeded(msgspec.Struct, tag_field="type", tag="payment_succeeded"):
-    purchase_id: int
-    plan_id: int
-    product_id: int
-    guild_id: int | None
-    status: str
-    checkout_session_id: str | None
 
 
 def _ts(value: int | None) -> datetime | None:
@@ -82,8 +71,7 @@ async def _upsert(user_id: int, plan_id: int, status: str, period_end: datetime 
                   session_id: str | None) -> int:
     plan = await Plan.select(Plan.id, Plan.product, Plan.product.guild.as_alias("guild")).where(
         Plan.id == plan_id).first()
-    key_col, key = (("stripe_subscription_id", subscription_id) if subscription_id
-                    else ("stripe_checkout_session_id", session_id))
+    key_col = "stripe_subscription_id" if subscription_id else "stripe_checkout_session_id"
     async with atomic():
         rows = await Purchase.raw(
             f"INSERT INTO purchases (\"user\", product, plan, guild, stripe_checkout_session_id, "
@@ -99,10 +87,9 @@ async def _upsert(user_id: int, plan_id: int, status: str, period_end: datetime 
         purchase = rows[0]
         await _apply_access(user_id, plan["guild"])
         if purchase["inserted"] and grants_access(status):
-            emitter.queue(user_room(user_id), "payment_succeeded", PaymentSucceeded(
+            notify_payment_succeeded(user_id, PaymentSucceeded(
                 purchase_id=purchase["id"], plan_id=plan_id, product_id=plan["product"],
                 guild_id=plan["guild"], status=status, checkout_session_id=session_id))
-    assert key is not None
     return purchase["id"]
 
 

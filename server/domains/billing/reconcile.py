@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import msgspec
 
-from db.billing.tables import StripeEvent
 from server.domains.billing.stripe_api import client
+from server.domains.billing.webhooks import do_record_event
 
 LOOKBACK = timedelta(days=3)
 
@@ -30,20 +30,11 @@ async def do_reconcile(lookback: timedelta = LOOKBACK) -> ReconcileResult:
         page = await client().v1.events.list_async(params=params)
         for event in page.data:
             seen += 1
-            if await _store(event.to_dict()):
+            # The library parses some amounts into Decimal: stored as text, like Stripe's JSON.
+            payload = json.dumps(event.to_dict(), default=str).encode()
+            if await do_record_event(event, payload):
                 missed.append(event.id)
         if not page.has_more or not page.data:
             break
         params = {**params, "starting_after": page.data[-1].id}
     return ReconcileResult(seen=seen, missed=missed)
-
-
-async def _store(event: dict) -> bool:
-    # The library parses some amounts into Decimal; stored as text, like Stripe's own JSON.
-    rows = await StripeEvent.raw(
-        "INSERT INTO stripe_events (stripe_id, type, livemode, stripe_created, payload, status, "
-        "attempts, last_error, received_at) VALUES ({}, {}, {}, {}, {}::jsonb, 'received', 0, "
-        "'reconciled', now()) ON CONFLICT (stripe_id) DO NOTHING RETURNING id",
-        event["id"], event["type"], str(bool(event.get("livemode"))).lower(),
-        int(event["created"]), json.dumps(event, default=str))
-    return bool(rows)

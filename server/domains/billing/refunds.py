@@ -33,7 +33,8 @@ class RefundRead(msgspec.Struct):
     decided_at: datetime | None
 
 
-_SELECT = ("SELECT r.*, i.currency FROM refund_requests r JOIN invoices i ON i.id = r.invoice "
+_SELECT = ("SELECT r.*, i.currency, i.stripe_payment_intent_id, p.stripe_subscription_id, "
+           "pr.platform FROM refund_requests r JOIN invoices i ON i.id = r.invoice "
            "JOIN purchases p ON p.id = r.purchase JOIN products pr ON pr.id = p.product ")
 
 
@@ -97,10 +98,7 @@ async def list_for_owner(user: CurrentUser, status: str | None) -> list[RefundRe
 
 
 async def _pending(user: CurrentUser, request_id: int) -> dict[str, Any]:
-    rows = await RefundRequest.raw(
-        _SELECT.replace("SELECT r.*, i.currency", "SELECT r.*, i.currency, "
-                        "i.stripe_payment_intent_id, p.stripe_subscription_id, pr.platform")
-        + "WHERE r.id = {}", request_id)
+    rows = await RefundRequest.raw(_SELECT + "WHERE r.id = {}", request_id)
     if not rows or rows[0]["platform"] != user.platform:
         raise NotFound("No such refund request", code="refund_not_found")
     if rows[0]["status"] != "pending":

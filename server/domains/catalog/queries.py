@@ -1,6 +1,7 @@
 """Catalog reads and access_* helpers (a product is visible to its own platform only)."""
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from db.billing.tables import PaymentButton, Plan, Product
@@ -29,12 +30,7 @@ def plan_read(r: dict[str, Any]) -> PlanRead:
 def snippet(platform: str, key: str, cta: str) -> str:
     base = branding(Platform(platform)).base_url
     return (f'<a href="{base}/pay/{key}" data-button-key="{key}" '
-            f'class="weokto-pay-button">{_escape(cta)}</a>')
-
-
-def _escape(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+            f'class="weokto-pay-button">{html.escape(cta)}</a>')
 
 
 def button_read(r: dict[str, Any], platform: str) -> ButtonRead:

@@ -6,6 +6,7 @@ number, so every stream is numbered 1, 2, 3 ... with no gap. Events leave after 
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -15,15 +16,16 @@ import msgspec
 from db.chat.tables import DmConversation, Message, Reaction, UserBlock
 from db.guilds.tables import AuditLog, GuildMember
 from realtime.emitter import atomic
+from realtime.rooms import channel_room, guild_room
 from server.domains.auth.schemas import CurrentUser
 from server.domains.chat import events, queries
 from server.domains.chat.events import Stream
 from server.domains.chat.render import mention_names, render
 from server.domains.chat.schemas import (
-    MAX_CONTENT, MAX_REACTIONS, Author, BlockResult, MessageRead, ReactResult, ReadResult,
+    HISTORY_DEFAULT, MAX_CONTENT, MAX_REACTIONS, Author, BlockResult, MessageRead, ReactResult, ReadResult,
     SendResult,
 )
-from server.domains.guilds.queries import ChannelAccess, access_channel
+from server.domains.guilds.queries import ChannelAccess, access_channel, channel_read
 from server.errors import ClientError, Conflict, Forbidden, NotFound, RateLimited
 from server.ratelimit import Limit, hit
 from server.redis import get_redis
@@ -164,6 +166,10 @@ async def do_send(user: CurrentUser, stream: Stream, draft: Draft, client_msg_id
 
 async def dm_stream(user: CurrentUser, other_id: int, create: bool) -> Stream:
     await queries.access_dm_partner(user, other_id)
+    return await _dm_stream(user, other_id, create)
+
+
+async def _dm_stream(user: CurrentUser, other_id: int, create: bool) -> Stream:
     low, high = sorted((user.id, other_id))
     if create:
         await DmConversation.raw(
@@ -342,3 +348,33 @@ async def stream_last_seq(stream: Stream) -> int:
     return rows[0]["last_seq"] if rows else 0
 
 
+
+
+async def check_join_channel(user: CurrentUser, channel_id: int, since_seq: int | None,
+                             enter: Callable[[list[str]], Awaitable[None]]) -> dict[str, Any]:
+    """Authorize, let the socket enter the rooms, then read the catch-up.
+
+    The rooms are entered before the catch-up is read: a message committed in between is
+    then in the catch-up, pushed, or both, and the client keeps one copy per seq.
+    """
+    ch = await access_channel(user, channel_id)
+    await enter([channel_room(channel_id), guild_room(ch.access.guild_id)])
+    last_seq = await stream_last_seq(Stream(channel_id=channel_id, guild_id=ch.access.guild_id))
+    caught = await queries.catch_up("channel", channel_id, last_seq, since_seq, HISTORY_DEFAULT)
+    last_read = await queries.read_marker(user.id, "channel", channel_id)
+    channel = channel_read({**ch.channel, "last_seq": last_seq}, ch.access, last_read)
+    return {"channel": channel, "messages": caught.messages, "resync": caught.resync,
+            "last_seq": last_seq}
+
+
+async def check_join_dm(user: CurrentUser, other_id: int, since_seq: int | None) -> dict[str, Any]:
+    """The conversation with another user (made on first join) and what the caller missed."""
+    other = await queries.access_dm_partner(user, other_id)
+    stream = await _dm_stream(user, other_id, create=True)
+    assert stream.conversation_id is not None
+    last_seq = await stream_last_seq(stream)
+    caught = await queries.catch_up("conversation", stream.conversation_id, last_seq, since_seq,
+                                    HISTORY_DEFAULT)
+    conversation = await queries.conversation_read(user, other, stream.conversation_id, last_seq)
+    return {"conversation": conversation, "messages": caught.messages, "resync": caught.resync,
+            "last_seq": last_seq}

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 import anyio
 import msgspec
 
+from piccolo.querystring import QueryString
+
 from db.piccolo_conf import DB
 from server.redis import get_redis
 
@@ -26,14 +28,8 @@ class Readiness(msgspec.Struct):
 
 
 async def _postgres() -> str:
-    rows = await DB.run_querystring(_select_one())
+    rows = await DB.run_querystring(QueryString("SELECT 1 AS one"))
     return "ok" if rows else "no rows"
-
-
-def _select_one():  # noqa: ANN202 -- Piccolo QueryString
-    from piccolo.querystring import QueryString
-
-    return QueryString("SELECT 1 AS one")
 
 
 async def _redis() -> str:

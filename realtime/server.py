@@ -8,6 +8,7 @@ import structlog
 
 from realtime import presence
 from realtime.emitter import CHANNEL
+from realtime.fanout import FanoutRedisManager, FanoutServer
 from realtime.rooms import channel_room, guild_room, user_room
 from server.domains.auth.queries import user_for_cookie_header
 from server.domains.guilds.events import publish_presence
@@ -25,8 +26,8 @@ _heartbeat_started = False
 
 def _make_server() -> socketio.AsyncServer:
     settings = get_settings()
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel=CHANNEL)
-    return socketio.AsyncServer(
+    manager = FanoutRedisManager(settings.redis_url, channel=CHANNEL)
+    return FanoutServer(
         async_mode="asgi",
         client_manager=manager,
         # Engine.IO refuses a handshake whose Origin is not one of ours (cross-site sockets).
@@ -62,16 +63,20 @@ def _ensure_heartbeat() -> None:
         sio.start_background_task(_heartbeat)
 
 
+def _refused(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    # Two arguments: the client's connect_error gets err.message = message, err.data = {code...}
+    # (a single dict argument would reach it only as its Python repr in err.message).
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+
+
 @sio.event
 async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
     if not origin_allowed(environ):
-        raise socketio.exceptions.ConnectionRefusedError(
-            {"code": "bad_origin", "message": "Origin not allowed"})
+        raise _refused("bad_origin", "Origin not allowed")
     platform = platform_for_host(environ.get("HTTP_HOST", ""))
     user = await user_for_cookie_header(environ.get("HTTP_COOKIE", ""), platform)
     if user is None:
-        raise socketio.exceptions.ConnectionRefusedError(
-            {"code": "unauthorized", "message": "Sign in first"})
+        raise _refused("unauthorized", "Sign in first")
     await sio.save_session(sid, {"user_id": user.id, "platform": platform.value,
                                  "session_id": user.session_id})
     await sio.enter_room(sid, user_room(user.id))

@@ -39,6 +39,21 @@ class TaskOutcomeCollector(Collector):
         yield family
 
 
+class FanoutCollector(Collector):
+    """How this process delivered broadcast recipients (realtime/fanout.py keeps plain ints:
+    a Prometheus counter per recipient would cost more than the write itself)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        from realtime.fanout import STATS
+
+        family = CounterMetricFamily("realtime_fanout_recipients",
+                                     "Broadcast recipients by delivery path", labels=["path"])
+        family.add_metric(["inline"], float(STATS.inline))
+        family.add_metric(["library"], float(STATS.fallback))
+        family.add_metric(["blocked"], float(STATS.blocked))
+        yield family
+
+
 _registered = False
 
 
@@ -46,4 +61,5 @@ def register_collectors() -> None:
     global _registered
     if not _registered:
         REGISTRY.register(TaskOutcomeCollector())
+        REGISTRY.register(FanoutCollector())
         _registered = True

@@ -1,0 +1,85 @@
+"""The official JavaScript socket.io-client against our server and its fan-out engine.
+
+realtime/fanout.py hooks private parts of python-socketio / python-engineio (pinned versions);
+this drives the real client through connect with auth, rejected auth, emit with ack, room
+broadcast and order, leaving a room and error acks, on each transport, so that a library
+upgrade which breaks the engine fails here. The server's /metrics tell which delivery path
+served the recipients, so the test also proves websocket clients took the inline path.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from db.auth.tables import User
+from tests.factories import make_channel, make_guild, make_member
+from tests.realtime.clients import sign_in
+
+SCRIPT = Path(__file__).with_name("conformance.js")
+NODE = shutil.which("node")
+
+
+async def _fanout_counts(base: str) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=base) as http:
+        text = (await http.get("/metrics")).text
+    found = re.findall(r'^realtime_fanout_recipients_total\{path="(\w+)"\} ([0-9.e+]+)$', text,
+                       re.M)
+    return {path: float(value) for path, value in found}
+
+
+async def _run_client(args: dict) -> dict:
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(SCRIPT), json.dumps(args), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    report = json.loads(out or b"{}")
+    assert proc.returncode == 0 and "error" not in report, (report, err.decode()[-2000:])
+    return report
+
+
+@pytest.mark.skipif(NODE is None, reason="node is needed for the JavaScript client")
+@pytest.mark.parametrize("transports", [["websocket"], None, ["polling"]],
+                         ids=["websocket-only", "default-upgrade", "polling-only"])
+async def test_official_client_conforms(live_server, read_mail, transports):
+    base = live_server.weokto_url
+    guild = await make_guild(slug=f"conf-{uuid.uuid4().hex[:6]}")
+    channel = await make_channel(guild["id"])
+    cookies = []
+    for name in ("ca", "cb", "cc"):
+        email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
+        cookies.append(await sign_in(base, email, read_mail))
+        user = await User.select().where(User.email == email).first()
+        await make_member(guild["id"], user["id"])
+    before = await _fanout_counts(base)
+
+    report = await _run_client({"base": base, "cookieA": cookies[0], "cookieB": cookies[1],
+                                "cookieC": cookies[2],
+                                "channelId": channel["id"], "transports": transports})
+
+    assert report["rejected"]["connected"] is False, report["rejected"]
+    assert (report["rejected"]["data"] or {}).get("code") == "unauthorized", report["rejected"]
+    expected = "polling" if transports == ["polling"] else "websocket"
+    assert report["transports"] == [expected, expected]
+    assert report["joinA"]["ok"] and report["joinB"]["ok"] and report["joinC"]["ok"]
+    assert report["sendOk"]
+    assert report["burstSeqs"] == list(range(1, 6)) == report["ackSeqs"]
+    assert report["leave"]["ok"] and report["rejoin"]["ok"]
+    assert report["awayPushedToB"] is False
+    # What was not pushed while away comes back in the rejoin's catch-up.
+    assert [m["seq"] for m in report["rejoin"]["data"]["messages"]] == [report["awaySeq"]]
+    assert report["backSeq"] == report["awaySeq"] + 1
+    assert report["badAck"]["ok"] is False and report["badAck"]["error"]["code"]
+    assert report["stillConnected"] is True
+
+    after = await _fanout_counts(base)
+    inline = after.get("inline", 0) - before.get("inline", 0)
+    library = after.get("library", 0) - before.get("library", 0)
+    # B alone got 6 room messages (the burst and "b is back") on the path of its transport.
+    assert (library if transports == ["polling"] else inline) >= 6

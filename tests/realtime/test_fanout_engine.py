@@ -1,0 +1,105 @@
+"""The fan-out engine's per-socket writer: inline writes, a buffer per blocked socket, failures.
+
+These drive FanoutSocket against an ASGI `send` that we control, the boundary the engine writes
+to (uvicorn's send completes at once unless flow control pauses the transport). The whole path
+through a real server and the official client is in test_conformance.py.
+"""
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from realtime.fanout import STATS, FanoutSocket
+
+
+class FakeTransport:
+    """An ASGI websocket send: records frames; `pause()` makes sends wait like flow control."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.frames: list[str] = []
+        self.closed = False
+        self.fail = fail
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    def pause(self) -> None:
+        self._writable.clear()
+
+    def resume(self) -> None:
+        self._writable.set()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self._writable.wait()
+        if message["type"] == "websocket.close":
+            self.closed = True
+            return
+        if self.fail:
+            raise OSError("connection reset")
+        self.frames.append(message["text"])
+
+
+def make_socket(transport: FakeTransport) -> FanoutSocket:
+    server = SimpleNamespace(
+        create_queue=asyncio.Queue, ping_timeout=5, ping_interval=5,
+        start_background_task=lambda fn, *a: asyncio.ensure_future(fn(*a)))
+    sock = FanoutSocket(server, "sid")
+    sock._attach(SimpleNamespace(asgi_send=transport.send))
+    return sock
+
+
+async def test_writes_complete_inline_without_a_task():
+    transport = FakeTransport()
+    sock = make_socket(transport)
+    tasks_before = len(asyncio.all_tasks())
+    for i in range(3):
+        sock.write(f"42[\"m\",{i}]")
+    # Nothing awaited in between: the frames are already written, in order, by no task.
+    assert transport.frames == ['42["m",0]', '42["m",1]', '42["m",2]']
+    assert len(asyncio.all_tasks()) == tasks_before and sock._drainer is None
+
+
+async def test_a_blocked_socket_buffers_in_order_and_does_not_delay_others():
+    slow_t, fast_t = FakeTransport(), FakeTransport()
+    slow, fast = make_socket(slow_t), make_socket(fast_t)
+    blocked_before = STATS.blocked
+    slow_t.pause()
+    for i in range(4):
+        slow.write(f"f{i}")
+        fast.write(f"f{i}")
+    assert fast_t.frames == ["f0", "f1", "f2", "f3"]  # written at once despite the slow one
+    assert slow_t.frames == [] and slow._drainer is not None and list(slow._backlog) == [
+        "f1", "f2", "f3"]
+    assert STATS.blocked == blocked_before + 1
+    slow_t.resume()
+    await asyncio.wait_for(slow._drainer, 5)
+    assert slow_t.frames == ["f0", "f1", "f2", "f3"] and slow._drainer is None
+    slow.write("f4")  # back to inline
+    assert slow_t.frames[-1] == "f4"
+
+
+async def test_a_failed_write_ends_the_socket_and_drops_later_frames():
+    transport = FakeTransport(fail=True)
+    sock = make_socket(transport)
+    sock.write("f0")
+    assert sock._dead and not sock.fast
+    await asyncio.sleep(0)  # the close runs as a background task
+    await asyncio.sleep(0)
+    assert transport.closed
+    sock.write("f1")
+    assert transport.frames == []
+
+
+async def test_packets_queued_before_the_upgrade_go_first():
+    transport = FakeTransport()
+    server = SimpleNamespace(
+        create_queue=asyncio.Queue, ping_timeout=5, ping_interval=5,
+        start_background_task=lambda fn, *a: asyncio.ensure_future(fn(*a)))
+    sock = FanoutSocket(server, "sid")
+    from engineio import packet as eio_packet
+
+    await sock.queue.put(eio_packet.Packet(eio_packet.MESSAGE, data="40"))
+    sock._attach(SimpleNamespace(asgi_send=transport.send))
+    sock.write("42[\"after\"]")
+    assert transport.frames == ["440", '42["after"]']
+    assert sock.queue.qsize() == 0

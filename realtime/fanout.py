@@ -32,6 +32,13 @@ from engineio import async_socket
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
+from websockets.frames import Frame, Opcode
+from websockets.protocol import OPEN
+
+try:  # the shared-frame shortcut exists only for uvicorn's websockets-sansio implementation
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+except ImportError:  # pragma: no cover
+    WebSocketsSansIOProtocol = None
 
 # An ASGI send that has not completed: the coroutine and the future it is blocked on.
 Pending = tuple[Coroutine[Any, Any, None], Any]
@@ -51,9 +58,40 @@ def _start(coro: Coroutine[Any, Any, None]) -> Any:
         return None
 
 
-class FanoutStats:
-    """Recipients served inline vs by the library's path, per process (exported as metrics)."""
+class SharedFrame:
+    """One event as an engine.io text frame, and lazily as the websocket frame's wire bytes.
 
+    A server frame is not masked, so without a negotiated extension (permessage-deflate keeps a
+    compression context per connection) its bytes are the same for every recipient.
+    """
+
+    __slots__ = ("text", "_wire")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = Frame(Opcode.TEXT, self.text.encode()).serialize(mask=False)
+        return self._wire
+
+
+def _shared_frame_target(send: Any) -> Any:
+    """uvicorn's websockets-sansio protocol behind an ASGI send, when frames can be shared."""
+    proto = getattr(send, "__self__", None)
+    if (WebSocketsSansIOProtocol is not None and type(proto) is WebSocketsSansIOProtocol
+            and not proto.conn.extensions):
+        return proto
+    return None
+
+
+class FanoutStats:
+    """Recipients by delivery path, per process (exported as metrics): shared wire bytes,
+    an ASGI send per socket, the library's own path; and sends that blocked."""
+
+    shared = 0
     inline = 0
     fallback = 0
     blocked = 0
@@ -66,6 +104,7 @@ class FanoutSocket(async_socket.AsyncSocket):
     """An engine.io socket that, once on websocket, writes frames inline in order."""
 
     _send: Any = None  # the ASGI send of the websocket, set once the upgrade is complete
+    _proto: Any = None  # uvicorn's protocol object when shared frame bytes may be written to it
     _backlog: deque[str | bytes] | None = None  # frames waiting behind a blocked send
     _drainer: asyncio.Task[None] | None = None
     _dead = False  # a write failed or the websocket ended: drop further frames
@@ -73,6 +112,19 @@ class FanoutSocket(async_socket.AsyncSocket):
     @property
     def fast(self) -> bool:
         return self._send is not None and not self._dead
+
+    def write_shared(self, frame: SharedFrame) -> bool:
+        """Write the frame's shared bytes straight to the transport when nothing is pending;
+        True if done. This is what uvicorn's send does for a text frame, minus the framing
+        (done once per event instead of once per socket) and the coroutine."""
+        proto = self._proto
+        if (proto is None or self._drainer is not None or self._dead
+                or not proto.writable.is_set() or proto.disconnected or proto.close_sent
+                or proto.conn.state is not OPEN or proto.conn.expect_continuation_frame
+                or proto.transport.is_closing()):
+            return False
+        proto.transport.write(frame.wire)
+        return True
 
     def write(self, frame: str | bytes) -> None:
         """Write one encoded engine.io frame now, or queue it behind a blocked write."""
@@ -145,6 +197,7 @@ class FanoutSocket(async_socket.AsyncSocket):
     def _attach(self, ws: Any) -> None:
         """Switch to inline writes; packets queued before the upgrade go first."""
         self._send = ws.asgi_send
+        self._proto = _shared_frame_target(self._send)
         while True:
             try:
                 pkt = self.queue.get_nowait()
@@ -244,14 +297,14 @@ class FanoutServer(socketio.AsyncServer):
         return FanoutEngine
 
 
-def encode_frames(server: socketio.AsyncServer, event: str, data: list[Any],
-                  namespace: str) -> list[str] | None:
-    """The engine.io text frames of an event, or None when it carries binary attachments."""
+def encode_frame(server: socketio.AsyncServer, event: str, data: list[Any],
+                 namespace: str) -> SharedFrame | None:
+    """The engine.io text frame of an event, or None when it carries binary attachments."""
     encoded = server.packet_class(sio_packet.EVENT, namespace=namespace,
                                   data=[event, *data]).encode()
     if isinstance(encoded, list):
         return None
-    return ["4" + encoded]
+    return SharedFrame("4" + encoded)
 
 
 class LocalFanout:
@@ -266,25 +319,28 @@ class LocalFanout:
         if namespace not in self.rooms:
             return
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        frames = encode_frames(self.server, event, args, namespace)
+        frame = encode_frame(self.server, event, args, namespace)
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         slow = []
         sockets = self.server.eio.sockets
         now = time.time()
         timeout = self.server.eio.ping_timeout
-        inline = 0
+        shared = inline = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
             sock = sockets.get(eio_sid)
-            if (frames is not None and type(sock) is FanoutSocket and sock.fast
+            if (frame is not None and type(sock) is FanoutSocket and sock.fast
                     and not sock.closing and not sock.closed
                     and not (sock.last_ping and now - sock.last_ping > timeout)):
-                for frame in frames:
-                    sock.write(frame)
-                inline += 1
+                if sock.write_shared(frame):
+                    shared += 1
+                else:
+                    sock.write(frame.text)
+                    inline += 1
             else:  # polling, mid-upgrade, binary or overdue ping: the library's own path
                 slow.append(eio_sid)
+        STATS.shared += shared
         STATS.inline += inline
         if slow:
             STATS.fallback += len(slow)

@@ -10,7 +10,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from realtime.fanout import STATS, FanoutSocket
+from realtime.fanout import STATS, FanoutSocket, SharedFrame
 
 
 class FakeTransport:
@@ -103,3 +103,53 @@ async def test_packets_queued_before_the_upgrade_go_first():
     sock.write("42[\"after\"]")
     assert transport.frames == ["440", '42["after"]']
     assert sock.queue.qsize() == 0
+
+
+class RawTransport:
+    def __init__(self, sink: list) -> None:
+        self.sink = sink
+
+    def write(self, data: bytes) -> None:
+        self.sink.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def with_shared_target(sock: FanoutSocket, sink: list) -> SimpleNamespace:
+    """Give the socket a stand-in for uvicorn's protocol (the attributes write_shared reads)."""
+    from websockets.protocol import OPEN
+
+    writable = asyncio.Event()
+    writable.set()
+    proto = SimpleNamespace(writable=writable, disconnected=False, close_sent=False,
+                            conn=SimpleNamespace(state=OPEN, expect_continuation_frame=False),
+                            transport=RawTransport(sink))
+    sock._proto = proto
+    return proto
+
+
+async def test_shared_frame_bytes_are_one_websocket_text_frame():
+    from websockets.frames import Frame
+
+    frame = SharedFrame('42["m",{"x":1}]')
+    wire = frame.wire
+    assert wire is frame.wire  # built once, then reused for every socket
+    assert wire[0] == 0x81 and wire[1] == len(frame.text)  # FIN + text opcode, unmasked
+    assert wire[2:].decode() == frame.text
+    assert Frame(1, frame.text.encode()).serialize(mask=False) == wire
+
+
+async def test_shared_bytes_wait_behind_a_blocked_send_to_keep_order():
+    transport, sink = FakeTransport(), []
+    sock = make_socket(transport)
+    with_shared_target(sock, sink)
+    assert sock.write_shared(SharedFrame("s0"))
+    transport.pause()
+    sock.write("a1")  # an ack that blocks: the socket now has a pending writer
+    assert not sock.write_shared(SharedFrame("s2"))  # refused: would overtake a1
+    sock.write("s2")
+    transport.resume()
+    await asyncio.wait_for(sock._drainer, 5)
+    assert len(sink) == 1 and transport.frames == ["a1", "s2"]
+    assert sock.write_shared(SharedFrame("s3")) and len(sink) == 2

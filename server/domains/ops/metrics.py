@@ -48,6 +48,7 @@ class FanoutCollector(Collector):
 
         family = CounterMetricFamily("realtime_fanout_recipients",
                                      "Broadcast recipients by delivery path", labels=["path"])
+        family.add_metric(["shared"], float(STATS.shared))
         family.add_metric(["inline"], float(STATS.inline))
         family.add_metric(["library"], float(STATS.fallback))
         family.add_metric(["blocked"], float(STATS.blocked))

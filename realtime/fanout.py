@@ -100,6 +100,29 @@ class FanoutStats:
 STATS = FanoutStats()
 
 
+class Corked:
+    """The sockets holding corked shared frames; one loop callback per pass writes them all."""
+
+    def __init__(self) -> None:
+        self._sockets: list[FanoutSocket] = []
+
+    def add(self, sock: FanoutSocket) -> None:
+        if not self._sockets:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._sockets.append(sock)
+
+    def flush(self) -> None:
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock._uncork()
+            except Exception:  # one broken transport must not keep the others' frames
+                sock._fail()
+
+
+_CORKED = Corked()
+
+
 class FanoutSocket(async_socket.AsyncSocket):
     """An engine.io socket that, once on websocket, writes frames inline in order."""
 
@@ -108,26 +131,52 @@ class FanoutSocket(async_socket.AsyncSocket):
     _backlog: deque[str | bytes] | None = None  # frames waiting behind a blocked send
     _drainer: asyncio.Task[None] | None = None
     _dead = False  # a write failed or the websocket ended: drop further frames
+    _corked: list[SharedFrame] | None = None  # shared frames taken in this loop pass
 
     @property
     def fast(self) -> bool:
         return self._send is not None and not self._dead
 
-    def write_shared(self, frame: SharedFrame) -> bool:
-        """Write the frame's shared bytes straight to the transport when nothing is pending;
-        True if done. This is what uvicorn's send does for a text frame, minus the framing
-        (done once per event instead of once per socket) and the coroutine."""
+    def _shared_ok(self) -> bool:
         proto = self._proto
-        if (proto is None or self._drainer is not None or self._dead
-                or not proto.writable.is_set() or proto.disconnected or proto.close_sent
-                or proto.conn.state is not OPEN or proto.conn.expect_continuation_frame
-                or proto.transport.is_closing()):
+        return not (proto is None or self._drainer is not None or self._dead
+                    or not proto.writable.is_set() or proto.disconnected or proto.close_sent
+                    or proto.conn.state is not OPEN or proto.conn.expect_continuation_frame
+                    or proto.transport.is_closing())
+
+    def write_shared(self, frame: SharedFrame) -> bool:
+        """Take the frame's shared bytes for this socket when nothing is pending; True if taken.
+
+        This is what uvicorn's send does for a text frame, minus the framing (done once per
+        event instead of once per socket) and the coroutine. The bytes are corked until the
+        end of the event loop's current pass: events that arrive together (a busy room) then
+        leave in one write per socket instead of one each. Any other write to this socket
+        uncorks first, so per-socket order holds.
+        """
+        if self._corked is not None:
+            self._corked.append(frame)
+            return True
+        if not self._shared_ok():
             return False
-        proto.transport.write(frame.wire)
+        self._corked = [frame]
+        _CORKED.add(self)
         return True
+
+    def _uncork(self) -> None:
+        frames, self._corked = self._corked, None
+        if not frames:
+            return
+        if self._shared_ok():
+            data = frames[0].wire if len(frames) == 1 else b"".join(f.wire for f in frames)
+            self._proto.transport.write(data)
+        else:  # closed or paused meanwhile: the per-socket path decides
+            for frame in frames:
+                self.write(frame.text)
 
     def write(self, frame: str | bytes) -> None:
         """Write one encoded engine.io frame now, or queue it behind a blocked write."""
+        if self._corked:
+            self._uncork()
         if self._dead:
             return
         if self._drainer is not None:

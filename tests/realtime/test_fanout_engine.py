@@ -152,4 +152,20 @@ async def test_shared_bytes_wait_behind_a_blocked_send_to_keep_order():
     transport.resume()
     await asyncio.wait_for(sock._drainer, 5)
     assert len(sink) == 1 and transport.frames == ["a1", "s2"]
-    assert sock.write_shared(SharedFrame("s3")) and len(sink) == 2
+    assert sock.write_shared(SharedFrame("s3"))
+    await asyncio.sleep(0)  # corked until the end of the loop pass
+    assert len(sink) == 2
+
+
+async def test_shared_frames_of_one_loop_pass_leave_in_one_write_and_acks_keep_order():
+    transport, sink = FakeTransport(), []
+    sock = make_socket(transport)
+    with_shared_target(sock, sink)
+    frames = [SharedFrame(f"s{i}") for i in range(3)]
+    assert all(sock.write_shared(f) for f in frames[:2])
+    assert sink == []  # corked
+    sock.write("ack")  # another writer: the corked frames go first
+    assert sink == [frames[0].wire + frames[1].wire] and transport.frames == ["ack"]
+    assert sock.write_shared(frames[2])
+    await asyncio.sleep(0)
+    assert sink[-1] == frames[2].wire and len(sink) == 2

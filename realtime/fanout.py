@@ -140,7 +140,7 @@ class FanoutSocket(async_socket.AsyncSocket):
     def _shared_ok(self) -> bool:
         proto = self._proto
         return not (proto is None or self._drainer is not None or self._dead
-                    or not proto.writable.is_set() or proto.disconnected or proto.close_sent
+                    or proto.close_sent or proto.disconnected or not proto.writable.is_set()
                     or proto.conn.state is not OPEN or proto.conn.expect_continuation_frame
                     or proto.transport.is_closing())
 
@@ -166,9 +166,12 @@ class FanoutSocket(async_socket.AsyncSocket):
         frames, self._corked = self._corked, None
         if not frames:
             return
-        if self._shared_ok():
+        proto = self._proto
+        # Checked when corked; within one loop pass only a close can have intervened. A pause
+        # (flow control) is advisory: the transport buffers what it is given.
+        if not (self._dead or proto.close_sent or proto.transport.is_closing()):
             data = frames[0].wire if len(frames) == 1 else b"".join(f.wire for f in frames)
-            self._proto.transport.write(data)
+            proto.transport.write(data)
         else:  # closed or paused meanwhile: the per-socket path decides
             for frame in frames:
                 self.write(frame.text)
@@ -379,8 +382,8 @@ class LocalFanout:
             if sid in skip:
                 continue
             sock = sockets.get(eio_sid)
-            if (frame is not None and type(sock) is FanoutSocket and sock.fast
-                    and not sock.closing and not sock.closed
+            if (frame is not None and type(sock) is FanoutSocket and sock._send is not None
+                    and not sock._dead and not sock.closing and not sock.closed
                     and not (sock.last_ping and now - sock.last_ping > timeout)):
                 if sock.write_shared(frame):
                     shared += 1

@@ -246,6 +246,23 @@ class FanoutSocket(async_socket.AsyncSocket):
                 pass
         self._fail()
 
+    def schedule_ping(self) -> None:
+        # The library starts a task per socket that sleeps until the next ping; a timer handle
+        # costs a fraction of its memory, and on websocket the ping is written inline.
+        if self.last_ping:
+            self.last_ping = None
+            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        if self.closing or self.closed:
+            return
+        self.last_ping = time.time()
+        pkt = eio_packet.Packet(eio_packet.PING)
+        if self._send is not None:
+            self.write(pkt.encode())
+        else:  # polling: the library's queue
+            self.server.start_background_task(self.send, pkt)
+
     def _attach(self, ws: Any) -> None:
         """Switch to inline writes; packets queued before the upgrade go first."""
         self._send = ws.asgi_send
@@ -283,10 +300,13 @@ class FanoutSocket(async_socket.AsyncSocket):
             self.connected = True
             self.upgraded = True
         self._attach(ws)
+        idle_limit = self.server.ping_interval + self.server.ping_timeout
         while True:
             try:
-                p = await asyncio.wait_for(
-                    websocket_wait(), self.server.ping_interval + self.server.ping_timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for wraps each read in a Task,
+                # a cost per message and a Task kept per idle socket.
+                async with asyncio.timeout(idle_limit):
+                    p = await websocket_wait()
             except BaseException:
                 break
             if p is None:

@@ -69,7 +69,9 @@ async def test_official_client_conforms(live_server, read_mail, transports):
     assert report["transports"] == [expected, expected]
     assert report["joinA"]["ok"] and report["joinB"]["ok"] and report["joinC"]["ok"]
     assert report["sendOk"]
-    assert report["burstSeqs"] == list(range(1, 6)) == report["ackSeqs"]
+    # Concurrent sends commit in seq order but publish after commit, so their pushes may
+    # arrive in another order (docs/realtime.md); each arrives once, with no gap.
+    assert sorted(report["burstSeqs"]) == list(range(1, 6)) == report["ackSeqs"]
     assert report["leave"]["ok"] and report["rejoin"]["ok"]
     assert report["awayPushedToB"] is False
     # What was not pushed while away comes back in the rejoin's catch-up.

@@ -169,3 +169,23 @@ async def test_shared_frames_of_one_loop_pass_leave_in_one_write_and_acks_keep_o
     assert sock.write_shared(frames[2])
     await asyncio.sleep(0)
     assert sink[-1] == frames[2].wire and len(sink) == 2
+
+
+async def test_pings_are_timer_driven_and_written_inline():
+    transport = FakeTransport()
+    sock = make_socket(transport)
+    sock.server.ping_interval = 0.01
+    sock.last_ping = 1.0  # a pong arrived: schedule the next ping
+    tasks_before = len(asyncio.all_tasks())
+    sock.schedule_ping()
+    assert sock.last_ping is None and len(asyncio.all_tasks()) == tasks_before
+    await until_true(lambda: transport.frames == ["2"])
+    assert sock.last_ping is not None
+
+
+async def until_true(predicate, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)

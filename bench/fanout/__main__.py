@@ -1,10 +1,11 @@
-"""Fan-out bench: our chat path vs a bare python-socketio peer vs Node socket.io, 1 and 2 processes.
+"""Fan-out bench: our chat path vs python-socketio (stock, fan-out engine), bare ASGI and Node socket.io.
 
-Run: `.venv/bin/python -m bench.fanout --clients 1000 --reps 3 --duration 10` (`--quick` for a
-smoke check of about a minute). A markdown report goes to stdout (`--json PATH` keeps the raw
-figures), progress to stderr. Servers (and the embedded PostgreSQL/Redis) run on core 0, the load
-generator and this process on core 1. Every process started here is stopped at the end, and
-anything left behind is killed; every wait has a time limit.
+Run: `.venv/bin/python -m bench.fanout --clients 1000,5000 --reps 3 --duration 10` (`--quick` for a
+smoke check of a few minutes); each client count runs with 1 and then 2 server processes. A
+markdown report goes to stdout (`--json PATH` keeps the raw figures), progress to stderr. Servers
+(and the embedded PostgreSQL/Redis) run on core 0, the load generator and this process on core 1.
+Every process started here is stopped at the end, and anything left behind is killed; every wait
+has a time limit.
 """
 from __future__ import annotations
 
@@ -31,18 +32,25 @@ from typing import Any
 
 import psutil
 
+from bench.fanout.loadgen import raise_nofile
 from server.dev.embedded import Services, database_name, ensure_database, resolve_services, with_database
 from server.dev.procs import ROOT, free_port, http_status, path_with_venv, tail, tcp_answers, venv_bin
 from server.dev.stack import migrate_argv, stack_env
 
 SERVER_CORE, GEN_CORE = 0, 1
-TARGETS = ("ours", "py", "node")
-LABELS = {"ours": "ours (full chat path)", "py": "bare python-socketio", "node": "Node socket.io"}
+TARGETS = ("ours", "py", "pyfast", "asgi", "node")
+LABELS = {"ours": "ours (full chat path)", "py": "python-socketio stock",
+          "pyfast": "python-socketio + fan-out engine", "asgi": "bare ASGI ceiling", "node": "Node socket.io"}
+PYTHON_TARGETS = ("ours", "py", "pyfast", "asgi")
+RATIO_BASES = ("node", "asgi", "py")  # the report's "ours ÷ X" columns
 PEER_DIR = ROOT / "bench" / "peer"
 BENCH_DB = "weokto_bench_fanout"
 START_TIMEOUT = 120.0
+# Time limits are for 1,000 clients and grow with the client count (scale()).
 READY_TIMEOUT = 180.0
 PHASE_SLACK = 40.0  # a phase result may come this long after warmup + duration (drain, slow acks)
+DRAIN_S = 15.0  # the generator's wait for the last deliveries after a phase (within PHASE_SLACK)
+CONNECT_TIMEOUT, CALL_TIMEOUT = 20.0, 30.0  # per client connect, per join ack
 QUIET_THRESHOLD = 0.15  # a core busier than this before a phase means a neighbour is at work
 
 
@@ -58,6 +66,11 @@ def become_subreaper() -> None:
     # final sweep finds whatever a run leaves behind.
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def scale(clients: int) -> float:
+    """Time limits grow with the room size (connects, drains and acks take longer at 5,000)."""
+    return max(1.0, clients / 1000)
 
 
 def pin_tree(pid: int, core: int) -> None:
@@ -273,6 +286,7 @@ class Ctx:
 class Setup:
     target: str
     procs: int
+    clients: int
     servers: list[Proc]
     ports: list[int]
     gen: Generator | None = None
@@ -299,22 +313,34 @@ def uvicorn_argv(app: str, port: int) -> list[str]:
             "--ws", "websockets-sansio", "--timeout-graceful-shutdown", "5"]
 
 
-def start_target(ctx: Ctx, target: str, procs: int) -> Setup:
+def peer_env(ctx: Ctx, target: str, procs: int) -> dict[str, str]:
+    """Environment of a Python peer: the Redis backplane with 2 processes; pyfast = peer_py on the engine."""
+    env = {**os.environ, "PATH": path_with_venv(os.environ)}
+    if procs > 1:
+        env["BENCH_REDIS_URL"] = ctx.services.redis_url
+    if target == "pyfast":
+        env["BENCH_FANOUT"] = "1"
+    return env
+
+
+PEER_APPS = {"py": "bench.fanout.peer_py:app", "pyfast": "bench.fanout.peer_py:app",
+             "asgi": "bench.fanout.peer_asgi:app"}
+
+
+def start_target(ctx: Ctx, target: str, procs: int, clients: int) -> Setup:
     ports = [free_port() for _ in range(procs)]
     servers: list[Proc] = []
-    setup = Setup(target, procs, servers, ports)
+    setup = Setup(target, procs, clients, servers, ports)
     for i, port in enumerate(ports):
-        log = ctx.work / "logs" / f"{target}-{procs}p-{i}.log"
+        log = ctx.work / "logs" / f"{target}-{clients}c-{procs}p-{i}.log"
         if target == "ours":
             proc = spawn(f"ours:{port}", uvicorn_argv("server.app:asgi", port), ours_env(ctx, port, ports[0]),
                          log, SERVER_CORE)
             servers.append(proc)
             wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, proc, proc.name)
-        elif target == "py":
-            env = {**os.environ, "PATH": path_with_venv(os.environ)}
-            if procs > 1:
-                env["BENCH_REDIS_URL"] = ctx.services.redis_url
-            proc = spawn(f"py:{port}", uvicorn_argv("bench.fanout.peer_py:app", port), env, log, SERVER_CORE)
+        elif target in PEER_APPS:
+            proc = spawn(f"{target}:{port}", uvicorn_argv(PEER_APPS[target], port), peer_env(ctx, target, procs),
+                         log, SERVER_CORE)
             servers.append(proc)
             wait_for(lambda: tcp_answers("127.0.0.1", port), proc, proc.name)
         else:
@@ -327,35 +353,37 @@ def start_target(ctx: Ctx, target: str, procs: int) -> Setup:
     return setup
 
 
-def lifetime(args: argparse.Namespace) -> float:
-    """An upper bound for one process-count block: a generator idles while the others' phases run."""
-    phase = args.warmup + args.duration + PHASE_SLACK + args.quiet_wait + 5
+def lifetime(args: argparse.Namespace, clients: int) -> float:
+    """An upper bound for one block (size x process count): a generator idles while the others' phases run."""
+    phase = args.warmup + args.duration + PHASE_SLACK * scale(clients) + args.quiet_wait + 5
     phases = len(args.targets) * (args.reps * 2 + (1 if args.profile else 0))
-    return phases * phase + len(args.targets) * (READY_TIMEOUT + 10)
+    return phases * phase + len(args.targets) * (READY_TIMEOUT * scale(clients) + 10)
 
 
 def connect_generator(ctx: Ctx, setup: Setup) -> None:
-    args = ctx.args
-    cfg: dict[str, Any] = {"host": "127.0.0.1", "ports": setup.ports, "clients": args.clients,
+    args, clients = ctx.args, setup.clients
+    cfg: dict[str, Any] = {"host": "127.0.0.1", "ports": setup.ports, "clients": clients,
                            "origin": f"http://localhost:{setup.ports[0]}", "host_header": "localhost",
                            "channel_id": 1, "cookies": [],
-                           "lifetime_s": lifetime(args)}
+                           "connect_timeout": CONNECT_TIMEOUT * scale(clients),
+                           "call_timeout": CALL_TIMEOUT * scale(clients),
+                           "lifetime_s": lifetime(args, clients)}
     if setup.target == "ours":
         assert ctx.seeded is not None
         cfg["channel_id"] = ctx.seeded["channel_id"]
         cfg["cookies_file"] = ctx.seeded["path"]
-    cfg["warm_clients"] = warm_clients(args.clients, len(setup.ports))
+    cfg["warm_clients"] = warm_clients(clients, len(setup.ports))
     argv = [sys.executable, "-m", "bench.fanout.loadgen", json.dumps(cfg)]
-    log = ctx.work / "logs" / f"gen-{setup.target}-{setup.procs}p.log"
+    log = ctx.work / "logs" / f"gen-{setup.target}-{clients}c-{setup.procs}p.log"
     setup.gen = Generator(spawn(f"gen-{setup.target}", argv, {**os.environ, "PYTHONUNBUFFERED": "1"},
                                 log, GEN_CORE, pipes=True))
     # The RSS baseline is taken with a few clients already in: a server's first connections pay
     # one-time costs (lazy imports, pool connections) that are not a per-connection cost.
-    setup.gen.expect("warm", READY_TIMEOUT)
+    setup.gen.expect("warm", READY_TIMEOUT * scale(clients))
     time.sleep(args.settle)
     setup.rss_before = rss_of(setup.pids)
     setup.gen.send({"cmd": "go"})
-    ready = setup.gen.expect("ready", READY_TIMEOUT)
+    ready = setup.gen.expect("ready", READY_TIMEOUT * scale(clients))
     setup.connect_s = ready["connect_s"] + ready["join_s"]
     time.sleep(args.settle)
     setup.rss_after = rss_of(setup.pids)
@@ -380,7 +408,7 @@ def run_phase(ctx: Ctx, setup: Setup, cmd: dict[str, Any]) -> dict[str, Any]:
     profiler = start_profiler(ctx, setup, cmd)
     time.sleep(cmd["duration"])
     c1, b1, k1, a1 = cpu_of(setup.pids), cpu_of(backing), core_busy(), all_cpu()
-    result = setup.gen.expect(cmd["cmd"], PHASE_SLACK)
+    result = setup.gen.expect(cmd["cmd"], PHASE_SLACK * scale(setup.clients))
     if profiler is not None:
         finish_profiler(profiler)
     mine |= {profiler.popen.pid} if profiler is not None else set()
@@ -405,7 +433,7 @@ def start_profiler(ctx: Ctx, setup: Setup, cmd: dict[str, Any]) -> Proc | None:
     if not cmd.get("profile"):
         return None
     args.profile.mkdir(parents=True, exist_ok=True)
-    out = args.profile / f"{setup.target}-{setup.procs}p.txt"
+    out = args.profile / f"{setup.target}-{setup.clients}c-{setup.procs}p.txt"
     argv = [venv_bin("py-spy"), "record", "--pid", str(setup.pids[0]), "--duration", str(int(cmd["duration"])),
             "--rate", "100", "--format", "raw", "--native", "-o", str(out)]
     return spawn("py-spy", argv, os.environ, ctx.work / "logs" / "py-spy.log", GEN_CORE)
@@ -422,51 +450,66 @@ def progress(msg: str) -> None:
     print(f"[fanout {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run_procs(ctx: Ctx, procs: int, setups: list[Setup]) -> dict[str, Any]:
+def run_block(ctx: Ctx, clients: int, procs: int, setups: list[Setup]) -> dict[str, Any]:
+    """One table of the report: every target at one client count and process count."""
     args = ctx.args
-    out: dict[str, Any] = {"procs": procs, "memory": {}, "sat": [], "lat": []}
+    out: dict[str, Any] = {"clients": clients, "procs": procs, "memory": {}, "sat": [], "lat": []}
+    tag = f"{clients}c {procs}p"
     for target in args.targets:
-        setup = start_target(ctx, target, procs)
+        setup = start_target(ctx, target, procs, clients)
         setups.append(setup)
         connect_generator(ctx, setup)
-        per_conn = (setup.rss_after - setup.rss_before) / (args.clients - warm_clients(args.clients, procs))
+        per_conn = (setup.rss_after - setup.rss_before) / (clients - warm_clients(clients, procs))
         out["memory"][target] = {"rss_before": setup.rss_before, "rss_after": setup.rss_after,
                                  "per_conn_bytes": per_conn, "connect_join_s": setup.connect_s}
-        progress(f"{procs}p {target}: {args.clients} clients (connect+join after the warm ones "
-                 f"{setup.connect_s:.1f}s), "
-                 f"{per_conn / 1024:.1f} KiB/conn")
+        progress(f"{tag} {target}: {clients} clients (connect+join after the warm ones "
+                 f"{setup.connect_s:.1f}s), {per_conn / 1024:.1f} KiB/conn")
     by_target = {s.target: s for s in setups}
     if args.profile:  # an extra, unrecorded saturation run per Python target, under py-spy
-        for target in (t for t in args.targets if t in ("ours", "py")):
-            run_phase(ctx, by_target[target], {"cmd": "sat", "duration": args.duration,
-                                               "warmup": args.warmup, "window": args.window, "profile": True})
-            progress(f"{procs}p {target}: profile written to {args.profile}")
+        for target in (t for t in args.targets if t in PYTHON_TARGETS):
+            run_phase(ctx, by_target[target], sat_cmd(args, clients) | {"profile": True})
+            progress(f"{tag} {target}: profile written to {args.profile}")
     # Rounds interleave the targets, so drift (other tenants, thermal) spreads over all of them.
     for rep in range(args.reps):
         for target in args.targets:
-            r = run_phase(ctx, by_target[target], {"cmd": "sat", "duration": args.duration,
-                                                   "warmup": args.warmup, "window": args.window})
+            r = run_phase(ctx, by_target[target], sat_cmd(args, clients))
             r["rep"] = rep
             out["sat"].append(r)
-            progress(f"{procs}p {target} sat rep {rep + 1}: {r['deliveries_per_s']:,.0f} deliveries/s "
+            progress(f"{tag} {target} sat rep {rep + 1}: {r['deliveries_per_s']:,.0f} deliveries/s "
                      f"(server cpu {r['server_cpu']:.0%}+{r['backing_cpu']:.0%}, gen cpu {r['gen_cpu']:.0%}, "
                      f"neighbours {r['foreign_cpu']:.0%}, errors {r['errors'] or 0})")
-    rates = {}
-    for target in args.targets:
-        own = statistics.median(r["deliveries_per_s"] for r in out["sat"] if r["target"] == target)
-        rates[target] = own / args.clients / 2
-    base = args.rate or rates.get("ours")
-    out["rate_basis"] = ("--rate" if args.rate else "half of ours" if "ours" in rates else "half of own")
+    rates, out["rate_basis"] = latency_rates(args, out["sat"], clients)
     for rep in range(args.reps):
         for target in args.targets:
-            rate = base or rates[target]
             r = run_phase(ctx, by_target[target], {"cmd": "lat", "duration": args.duration,
-                                                   "warmup": args.warmup, "rate": round(rate, 2)})
+                                                   "warmup": args.warmup, "rate": round(rates[target], 2),
+                                                   "drain_max_s": DRAIN_S * scale(clients)})
             r["rep"] = rep
             out["lat"].append(r)
-            progress(f"{procs}p {target} lat rep {rep + 1} at {rate:.1f} msg/s: p50 {fmt_ms(r['p50_ms'])} "
+            progress(f"{tag} {target} lat rep {rep + 1} at {rates[target]:.1f} msg/s: p50 {fmt_ms(r['p50_ms'])} "
                      f"p99 {fmt_ms(r['p99_ms'])} (fanout {r['fanout']:.0f}, skipped {r['skipped']})")
     return out
+
+
+def sat_cmd(args: argparse.Namespace, clients: int) -> dict[str, Any]:
+    return {"cmd": "sat", "duration": args.duration, "warmup": args.warmup, "window": args.window,
+            "drain_max_s": DRAIN_S * scale(clients)}
+
+
+def latency_rates(args: argparse.Namespace, sats: list[dict[str, Any]], clients: int) -> tuple[dict[str, float], str]:
+    """The fixed latency rate (msg/s) per target and what it is based on.
+
+    Half of a saturation rate, in messages (deliveries/s ÷ N): by default Node's, so every target
+    is measured at the same load that Node handles with room to spare; ours when Node is not run.
+    """
+    half = {t: statistics.median(r["deliveries_per_s"] for r in sats if r["target"] == t) / clients / 2
+            for t in args.targets}
+    if args.rate:
+        return {t: args.rate for t in args.targets}, "--rate"
+    for basis in (args.rate_from, "ours"):
+        if basis in half:
+            return {t: half[basis] for t in args.targets}, f"half of {basis}'s"
+    return half, "half of own"
 
 
 def fmt_ms(v: float | None) -> str:
@@ -510,7 +553,7 @@ def prepare_ours(ctx: Ctx) -> None:
     if result.returncode != 0:
         raise BenchError(f"migrations failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     path = ctx.work / "seed.json"
-    result = subprocess.run([sys.executable, "-m", "bench.fanout.seed", str(ctx.args.clients), str(path)],
+    result = subprocess.run([sys.executable, "-m", "bench.fanout.seed", str(max(ctx.args.clients)), str(path)],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise BenchError(f"seeding failed:\n{result.stderr[-3000:]}")
@@ -583,44 +626,103 @@ def rng(t: tuple[float, float, float] | None, spec: str = ",.0f", scale: float =
     return f"{m:{spec}} ({lo:{spec}}–{hi:{spec}})" if hi != lo else f"{m:{spec}}"
 
 
-def round_ratios(sats: dict[str, list[dict[str, Any]]], target: str, key: str) -> tuple[float, float, float] | None:
+def round_ratios(rows: dict[str, list[dict[str, Any]]], target: str, key: str) -> tuple[float, float, float] | None:
     """ours ÷ target within each round (the two ran seconds apart), then median (min–max)."""
-    ours = {r["rep"]: r[key] for r in sats.get("ours", [])}
-    ratios = [ours[r["rep"]] / r[key] for r in sats[target] if r["rep"] in ours and r[key]]
+    ours = {r["rep"]: r[key] for r in rows.get("ours", []) if r.get(key) is not None}
+    ratios = [ours[r["rep"]] / r[key] for r in rows.get(target, []) if r["rep"] in ours and r.get(key)]
     return (statistics.median(ratios), min(ratios), max(ratios)) if ratios else None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of a block's table: where the figure comes from and how it is printed."""
+
+    label: str
+    phase: str  # "sat", "lat", "sat+lat" or "mem" (measured once per block, after connecting)
+    key: str
+    spec: str
+    unit: str = ""
+    scale: float = 1.0
+    ratio: bool = True  # print the "ours ÷ X" columns
+
+
+METRICS = (
+    Metric("deliveries/s", "sat", "deliveries_per_s", ",.0f"),
+    Metric("deliveries per server CPU-s", "sat", "deliveries_per_cpu_s", ",.0f"),
+    Metric("server CPU", "sat", "server_cpu", ".0%", ratio=False),
+    Metric("PostgreSQL/Redis CPU", "sat", "backing_cpu", ".0%", ratio=False),
+    Metric("generator CPU", "sat", "gen_cpu", ".0%", ratio=False),
+    Metric("neighbours' CPU", "sat+lat", "foreign_cpu", ".0%", ratio=False),
+    Metric("p50 latency", "lat", "p50_ms", ",.1f", " ms"),
+    Metric("p99 latency", "lat", "p99_ms", ",.0f", " ms"),
+    Metric("max latency", "lat", "max_ms", ",.0f", " ms"),
+    Metric("mem/idle conn", "mem", "per_conn_bytes", ".1f", " KiB", 1 / 1024),
+    Metric("connect+join", "mem", "connect_join_s", ",.1f", " s"),
+)
+
+# The product targets: (what, phase, key, ours ÷ this target, bound, True = at least / False = at most).
+GOALS = (
+    ("deliveries/s ours ÷ node", "sat", "deliveries_per_s", "node", 0.5, True),
+    ("deliveries/s ours ÷ asgi", "sat", "deliveries_per_s", "asgi", 0.8, True),
+    ("mem/idle conn ours ÷ node", "mem", "per_conn_bytes", "node", 2.0, False),
+    ("p99 ours ÷ node", "lat", "p99_ms", "node", 2.0, False),
+)
+
+
+def block_rows(block: dict[str, Any], targets: Sequence[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """A block's figures by phase and target; the memory reading counts as one round."""
+    sat = {t: [r for r in block["sat"] if r["target"] == t] for t in targets}
+    lat = {t: [r for r in block["lat"] if r["target"] == t] for t in targets}
+    mem = {t: [{**block["memory"][t], "rep": 0}] for t in targets if t in block["memory"]}
+    return {"sat": sat, "lat": lat, "mem": mem, "sat+lat": {t: sat[t] + lat[t] for t in targets}}
+
+
+def table(rows: dict[str, dict[str, list[dict[str, Any]]]], targets: Sequence[str]) -> list[str]:
+    bases = [b for b in RATIO_BASES if b in targets and "ours" in targets]
+    out = ["| | " + " | ".join(LABELS[t] for t in targets) + "".join(f" | ours ÷ {b}" for b in bases) + " |",
+           "|---" * (1 + len(targets) + len(bases)) + "|"]
+    for m in METRICS:
+        by_target = rows[m.phase]
+        cells = [rng(med(by_target.get(t, []), m.key), m.spec, m.scale) for t in targets]
+        cells = [c + m.unit if c != "-" else c for c in cells]
+        ratios = [ratio_cell(round_ratios(by_target, b, m.key)) if m.ratio else "" for b in bases]
+        out.append(f"| {m.label} | " + " | ".join(cells + ratios) + " |")
+    return out
+
+
+def ratio_cell(ratio: tuple[float, float, float] | None) -> str:
+    return "-" if ratio is None else rng(ratio, ".2f") + "x"
+
+
+def goals_line(rows: dict[str, dict[str, list[dict[str, Any]]]], rate_basis: str) -> str:
+    parts = []
+    for what, phase, key, base, bound, at_least in GOALS:
+        ratio = round_ratios(rows[phase], base, key)
+        if ratio is None:
+            parts.append(f"{what}: n/a")
+            continue
+        ok = ratio[0] >= bound if at_least else ratio[0] <= bound
+        note = "" if phase != "lat" or rate_basis == "half of node's" else " (not at half of Node's rate)"
+        parts.append(f"{what} {ratio[0]:.2f}x {'≥' if at_least else '≤'} {bound:g}: "
+                     f"**{'PASS' if ok else 'MISS'}**{note}")
+    return "Targets: " + "; ".join(parts) + "."
 
 
 def markdown(results: dict[str, Any]) -> str:
     args = results["args"]
-    lines = [f"{args['clients']} clients in one channel; {args['reps']} reps × {args['duration']:g} s per phase "
+    lines = [f"One channel; {args['reps']} reps × {args['duration']:g} s per phase "
              f"(+{args['warmup']:g} s warm-up); saturation keeps {args['window']} messages in flight. "
-             "Median (min–max) over reps; ratios are taken within each round, then the median.", ""]
+             "Median (min–max) over reps; \"ours ÷ X\" is taken within each round, then the median "
+             "(memory and connect+join are read once per block).", ""]
     for block in results["runs"]:
-        procs = block["procs"]
-        sats = {t: [r for r in block["sat"] if r["target"] == t] for t in args["targets"]}
-        lats = {t: [r for r in block["lat"] if r["target"] == t] for t in args["targets"]}
-        rate = next((r["rate"] for r in block["lat"]), None)
-        lines += [f"**{procs} server process{'es' if procs > 1 else ''}**; latency at {rate} msg/s "
-                  f"({block['rate_basis']} saturation rate)", "",
-                  "| target | deliveries/s | ours ÷ this | deliveries per server CPU-s | ours ÷ this | "
-                  "server (+PG/Redis) CPU | gen CPU | neighbours' CPU | p50 | p99 | max | mem/idle conn | connect+join |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        ours = med(sats.get("ours", []), "deliveries_per_s")
-        ours_eff = med(sats.get("ours", []), "deliveries_per_cpu_s")
-        for t in args["targets"]:
-            d, eff = med(sats[t], "deliveries_per_s"), med(sats[t], "deliveries_per_cpu_s")
-            ratio = rng(round_ratios(sats, t, "deliveries_per_s"), ".2f") + "x" if ours and t != "ours" else ""
-            ratio_eff = rng(round_ratios(sats, t, "deliveries_per_cpu_s"), ".2f") + "x" if ours_eff and t != "ours" else ""
-            cpu = med(sats[t], "server_cpu")
-            backing = med(sats[t], "backing_cpu")
-            mem = block["memory"][t]["per_conn_bytes"] / 1024
-            lines.append(
-                f"| {LABELS[t]} | {rng(d)} | {ratio} | {rng(eff)} | {ratio_eff} | "
-                f"{cpu[0]:.0%} (+{backing[0]:.0%}) | {rng(med(sats[t], 'gen_cpu'), '.0%')} | "
-                f"{rng(med(sats[t] + lats[t], 'foreign_cpu'), '.0%')} | {rng(med(lats[t], 'p50_ms'), '.1f')} ms | "
-                f"{rng(med(lats[t], 'p99_ms'), '.0f')} ms | {rng(med(lats[t], 'max_ms'), '.0f')} ms | {mem:.1f} KiB | "
-                f"{block['memory'][t]['connect_join_s']:.1f} s |")
-        other = med(sats.get("ours", []), "other_events_per_s")
+        procs, targets = block["procs"], args["targets"]
+        rows = block_rows(block, targets)
+        rates = sorted({r["rate"] for r in block["lat"]})
+        rate = f"{rates[0]} msg/s" if len(rates) == 1 else "each target's own rate"
+        lines += [f"**{block['clients']:,} clients, {procs} server process{'es' if procs > 1 else ''}**; "
+                  f"latency at {rate} ({block['rate_basis']} saturation rate)", "",
+                  *table(rows, targets), "", goals_line(rows, block["rate_basis"])]
+        other = med(rows["sat"].get("ours", []), "other_events_per_s")
         if other and other[0] > 0:
             lines.append(f"\nOurs also sent {other[0]:,.0f} other events/s to the same sockets at saturation "
                          "(not counted as deliveries).")
@@ -631,25 +733,31 @@ def markdown(results: dict[str, Any]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__.split("\n")[0])
-    p.add_argument("--clients", type=int, default=1000)
+    p.add_argument("--clients", default="1000,5000", help="receivers in the room, one block per count, e.g. 1000,5000")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--duration", type=float, default=10.0, help="seconds measured per phase")
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--window", type=int, default=32, help="messages in flight at saturation")
-    p.add_argument("--rate", type=float, default=0.0, help="latency phase msg/s (default: half of ours)")
+    p.add_argument("--rate", type=float, default=0.0, help="latency phase msg/s (overrides --rate-from)")
+    p.add_argument("--rate-from", choices=("node", "ours"), default="node",
+                   help="latency rate = half of this target's median saturation deliveries/s ÷ N "
+                   "(node falls back to ours when node is not among the targets)")
     p.add_argument("--procs", default="1,2", help="server process counts, e.g. 1,2")
     p.add_argument("--targets", default=",".join(TARGETS))
     p.add_argument("--quick", action="store_true", help="smoke check: 200 clients, 1 rep, 2 s phases")
     p.add_argument("--settle", type=float, default=2.0, help="seconds before each RSS reading")
     p.add_argument("--json", type=Path, help="also write the raw results here")
-    p.add_argument("--profile", type=Path, help="one extra saturation run of ours and the python peer "
+    p.add_argument("--profile", type=Path, help="one extra saturation run of each Python target "
                    "under py-spy (raw stacks, native frames) into DIR; not counted in the results")
     p.add_argument("--quiet-wait", type=float, default=60.0,
                    help="seconds to wait before a phase for the machine to go quiet (shared machines)")
     args = p.parse_args(argv)
     if args.quick:
-        args.clients, args.reps, args.duration, args.warmup, args.quiet_wait = 200, 1, 2.0, 1.0, 5.0
+        args.clients, args.reps, args.duration, args.warmup, args.quiet_wait = "200", 1, 2.0, 1.0, 5.0
         args.settle = 1.0
+    args.clients = [int(x) for x in args.clients.replace("_", "").split(",") if x]
+    if not args.clients or min(args.clients) < 10:
+        p.error("--clients needs counts of at least 10, e.g. 1000,5000")
     args.procs = [int(x) for x in args.procs.split(",")]
     args.targets = [t for t in args.targets.split(",") if t]
     if unknown := set(args.targets) - set(TARGETS):
@@ -668,6 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m bench.fanout " + " ".join(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _interrupted)
     become_subreaper()
+    raise_nofile()  # inherited by the servers and generators (5,000 sockets each)
     os.sched_setaffinity(0, {GEN_CORE})
     work = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
     (work / "logs").mkdir()
@@ -689,11 +798,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   secret=secrets.token_urlsafe(32))
         if "ours" in args.targets:
             prepare_ours(ctx)
-            progress(f"seeded {args.clients} users, channel {ctx.seeded['channel_id'] if ctx.seeded else '?'}")
-        for procs in args.procs:
+            progress(f"seeded {max(args.clients)} users, channel {ctx.seeded['channel_id'] if ctx.seeded else '?'}")
+        for clients, procs in ((c, p) for c in args.clients for p in args.procs):
             flush_redis(services.redis_url)
             try:
-                results["runs"].append(run_procs(ctx, procs, setups))
+                results["runs"].append(run_block(ctx, clients, procs, setups))
             finally:
                 for setup in setups:
                     if setup.gen is not None:

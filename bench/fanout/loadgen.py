@@ -23,9 +23,9 @@ from bench.fanout.wire import Recorder, SioClient, open_client
 CONNECT_CONCURRENCY = 64
 JOIN_CONCURRENCY = 64
 DRAIN_MAX_S = 15.0
-QUIET_S = 0.5
+QUIET_S = 0.5  # a drain ends when every ack is back and nothing arrived for this long
 # A chat-sized line after the stamp, so every target moves realistic frames (~600 bytes each).
-FILLER = "hello everyone, this line is a fan-out benchmark message"  # a drain ends when every ack is back and nothing arrived for this long
+FILLER = "hello everyone, this line is a fan-out benchmark message"
 
 
 @dataclass
@@ -123,11 +123,11 @@ async def join_all(cfg: Config, clients: list[SioClient]) -> None:
     await asyncio.gather(*(one(c) for c in clients))
 
 
-async def drain(rec: Recorder, sender: Sender) -> float:
-    """Wait until every ack is back and deliveries stopped; seconds waited (bounded)."""
+async def drain(rec: Recorder, sender: Sender, max_s: float = DRAIN_MAX_S) -> float:
+    """Wait until every ack is back and deliveries stopped; seconds waited (at most `max_s`)."""
     started = time.monotonic()
     last, last_change = rec.deliveries, time.monotonic()
-    while time.monotonic() - started < DRAIN_MAX_S:
+    while time.monotonic() - started < max_s:
         await asyncio.sleep(0.05)
         if rec.deliveries != last:
             last, last_change = rec.deliveries, time.monotonic()
@@ -158,7 +158,7 @@ async def saturate(clients: list[SioClient], rec: Recorder, cfg: Config, cmd: di
     cpu0 = cpu_seconds()
     await asyncio.sleep(max(0.0, (w1 - time.monotonic_ns()) / 1e9))
     cpu1 = cpu_seconds()
-    drained = await drain(rec, sender)
+    drained = await drain(rec, sender, float(cmd.get("drain_max_s", DRAIN_MAX_S)))
     acks_in_window = sender.acked_in_window
     return {"event": "sat", "duration": duration, "window": window, "deliveries": rec.counted,
             "deliveries_per_s": rec.counted / duration, "msgs_per_s": acks_in_window / duration,
@@ -194,7 +194,7 @@ async def fixed_rate(clients: list[SioClient], rec: Recorder, cfg: Config, cmd: 
                 sender.send()
         await asyncio.sleep(0.001)
     cpu1 = cpu_seconds()
-    drained = await drain(rec, sender)
+    drained = await drain(rec, sender, float(cmd.get("drain_max_s", DRAIN_MAX_S)))
     rec.record_latency = False
     lat = sorted(rec.latencies_ns)
     sent_in_window = sender.acked_in_window
@@ -260,8 +260,21 @@ async def run(cfg: Config) -> None:
         await asyncio.sleep(0.2)
 
 
+def raise_nofile() -> None:
+    """One socket per client: lift the soft open-files limit to the hard one (5,000 clients and up)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(soft, 65536) if hard == resource.RLIM_INFINITY else hard
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def main() -> int:
     cfg = Config.from_json(sys.argv[1])
+    raise_nofile()
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < cfg.clients + 64:
+        emit({"event": "error", "error": f"open-files limit {soft} is below {cfg.clients} clients"})
+        return 1
     try:
         import uvloop
         uvloop.install()

@@ -2,37 +2,38 @@
 
 Run by the bench as `uvicorn bench.fanout.peer_py:app --ws websockets-sansio` (the ws stack our
 server uses); with BENCH_REDIS_URL set it fans out through an AsyncRedisManager, as ours does.
+With BENCH_FANOUT=1 the same peer runs on our fan-out engine (`realtime.fanout`: FanoutServer with
+a FanoutManager, or a FanoutRedisManager with BENCH_REDIS_URL) instead of the stock library path.
 """
 from __future__ import annotations
 
-import itertools
 import os
-from datetime import datetime, timezone
-from html import escape
 from typing import Any
 
 import socketio
 
+from bench.fanout.message import make_message
+
 _redis_url = os.environ.get("BENCH_REDIS_URL", "")
-sio = socketio.AsyncServer(
-    async_mode="asgi",
-    client_manager=socketio.AsyncRedisManager(_redis_url, channel="bench-py") if _redis_url else None,
-    cors_allowed_origins="*",
-)
+
+
+def _make_server() -> socketio.AsyncServer:
+    if os.environ.get("BENCH_FANOUT") == "1":
+        # Only the engine module is imported from our server: no settings, no database.
+        from realtime.fanout import FanoutManager, FanoutRedisManager, FanoutServer
+
+        manager = (FanoutRedisManager(_redis_url, channel="bench-pyfast") if _redis_url
+                   else FanoutManager())
+        return FanoutServer(async_mode="asgi", client_manager=manager, cors_allowed_origins="*")
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=socketio.AsyncRedisManager(_redis_url, channel="bench-py") if _redis_url else None,
+        cors_allowed_origins="*",
+    )
+
+
+sio = _make_server()
 app = socketio.ASGIApp(sio)
-# In memory and per process: this peer has no persistence (two processes number independently).
-_ids = itertools.count(1)
-_seq: dict[int, int] = {}
-
-
-def _message(sid: str, channel_id: int, content: str, client_msg_id: str) -> dict[str, Any]:
-    """A `Message` of the same shape and about the same size as ours (docs/realtime.md)."""
-    seq = _seq[channel_id] = _seq.get(channel_id, 0) + 1
-    return {"id": next(_ids), "channel_id": channel_id, "conversation_id": None, "seq": seq,
-            "author": {"id": 0, "display_name": sid[:8]}, "content": content,
-            "html": f"<p>{escape(content)}</p>", "client_msg_id": client_msg_id, "mentions": [],
-            "reactions": [], "created_at": datetime.now(timezone.utc).isoformat(),
-            "edited_at": None, "deleted": False}
 
 
 @sio.on("join_channel")
@@ -45,7 +46,7 @@ async def join_channel(sid: str, data: dict[str, Any]) -> dict[str, Any]:
 @sio.on("send_message")
 async def send_message(sid: str, data: dict[str, Any]) -> dict[str, Any]:
     channel_id = int(data["channel_id"])
-    message = _message(sid, channel_id, str(data["content"]), str(data["client_msg_id"]))
+    message = make_message(sid, channel_id, str(data["content"]), str(data["client_msg_id"]))
     await sio.emit("new_message", {"type": "new_message", "message": message},
                    room=f"channel:{channel_id}")
     return {"ok": True, "data": {"message": message, "duplicate": False}}

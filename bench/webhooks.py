@@ -341,7 +341,11 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
                              f"{tail(stack.worker.log, 20)}")  # type: ignore[union-attr]
 
         # 4. live pipeline: the worker is up and idle; a burst sized to last about --seconds.
-        burst = int(min(MAX_REQUESTS, max(500, out["drain"]["rate"] * args.seconds)))
+        # Whichever is slower, accepting or draining, sets the pace of the live pipeline.
+        accept_rate = statistics.median(p.load.ok / p.load.elapsed for p in out["phases"]
+                                        if p.name == "webhook")
+        pace = min(out["drain"]["rate"], accept_rate)
+        burst = int(min(MAX_REQUESTS, max(500, pace * args.seconds)))
         progress(f"live: a burst of {burst:,} events, worker running")
         t_first = time.time()
         live = await load(stack.port, lambda i: webhook_request(f"evt_bench_{run_id}_l{i}"),

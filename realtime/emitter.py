@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -76,6 +76,8 @@ _coalescer = Coalescer()
 
 _pending: contextvars.ContextVar[list[QueuedEvent] | None] = contextvars.ContextVar(
     "realtime_pending", default=None)
+_after_commit: contextvars.ContextVar[dict[str, Callable[[], Awaitable[None]]] | None] = (
+    contextvars.ContextVar("realtime_after_commit", default=None))
 _manager: socketio.AsyncRedisManager | None = None
 # Tests swap the sender to capture what would have been published.
 _sender: Callable[[QueuedEvent], Any] | None = None
@@ -151,10 +153,47 @@ async def atomic() -> AsyncIterator[None]:
             yield
         return
     items: list[QueuedEvent] = []
-    token = _pending.set(items)
+    hooks: dict[str, Callable[[], Awaitable[None]]] = {}
+    token, hooks_token = _pending.set(items), _after_commit.set(hooks)
     try:
         async with DB.transaction():
             yield
     finally:
         _pending.reset(token)
+        _after_commit.reset(hooks_token)
+    await _run_hooks(hooks)
     await flush(items)
+
+
+@asynccontextmanager
+async def after_write() -> AsyncIterator[None]:
+    """For a write that is a single statement committing on its own (autocommit): events queued
+    in the block are published when it exits cleanly, the statement having committed by then.
+    Inside an atomic() block it simply joins that block (and its commit)."""
+    if _pending.get() is not None:
+        yield
+        return
+    items: list[QueuedEvent] = []
+    token = _pending.set(items)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    await flush(items)
+
+
+def on_commit(key: str, hook: Callable[[], Awaitable[None]]) -> None:
+    """Run `hook` once (per key) after the current atomic() block commits, before its events
+    are published: a cache dropped here cannot be re-read stale by a client reacting to them."""
+    hooks = _after_commit.get()
+    if hooks is None:
+        raise RuntimeError("on_commit hooks must be registered inside db atomic()")
+    hooks.setdefault(key, hook)
+
+
+async def _run_hooks(hooks: dict[str, Callable[[], Awaitable[None]]]) -> None:
+    for key, hook in hooks.items():
+        try:
+            await hook()
+        except Exception:  # like a lost push, a failed hook must never undo a committed write
+            log.exception("after-commit hook failed", key=key)

@@ -18,10 +18,14 @@ import db  # noqa: F401  -- sets PICCOLO_CONF first
 from db.engine import close_pool, open_pool
 from server.domains.admin.controllers import AdminUsersController
 from server.domains.auth.controllers import AuthController
+from server.domains.affiliates.controllers import (
+    AffiliateLedgerController, OwnerAffiliateMoneyController, OwnerPayoutController,
+    OwnerWithdrawalController,
+)
 from server.domains.auth.middleware import auth_middleware
 from server.domains.billing.controllers import (
-    CheckoutController, CheckoutStatusController, OwnerRefundController, PurchaseController,
-    RefundController, StripeWebhookController,
+    AccessController, CheckoutController, CheckoutStatusController, OwnerRefundController,
+    PurchaseController, RefundController, StripeWebhookController,
 )
 from server.domains.catalog.controllers import (
     ButtonConfigController, ButtonController, PlanController, ProductController,
@@ -36,6 +40,9 @@ from server.domains.ops.controllers import OpsController
 from server.domains.ops.devmail import DevMailController
 from server.domains.ops.metrics import register_collectors
 from server.domains.pages.controllers import PagesController
+from server.domains.tracking.controllers import (
+    AffiliateDashboardController, OwnerAffiliatesController, TrackingController,
+)
 from server.errors import EXCEPTION_HANDLERS
 from server.logging import configure_logging, request_id_middleware
 from server.redis import close_redis
@@ -90,9 +97,13 @@ def create_app() -> Litestar:
                       GuildController, ModerationController, ChannelController,
                       ChannelMessagesController, DmController, BlockController,
                       StripeWebhookController, CheckoutController, CheckoutStatusController,
-                      PurchaseController, RefundController,
+                      PurchaseController, AccessController, RefundController,
                       OwnerRefundController, ProductController, PlanController,
                       ButtonController, ButtonConfigController,
+                      TrackingController, AffiliateDashboardController,
+                      OwnerAffiliatesController, AffiliateLedgerController,
+                      OwnerAffiliateMoneyController, OwnerPayoutController,
+                      OwnerWithdrawalController,
                       PagesController, *_static_routers()]
     if settings.is_dev:  # the mail catcher's views exist only outside production
         handlers.append(DevMailController)

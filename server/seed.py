@@ -91,20 +91,33 @@ async def _create_guild(platform: str, slug: str, name: str, tier: str, descript
 
 
 async def _seed_messages(channel_id: int, author_id: int, texts: tuple[str, ...]) -> None:
-    from server.domains.chat.actions import _INSERT, prepare
+    from server.domains.chat.actions import _SEND, prepare
 
     for i, text in enumerate(texts):
         draft = prepare(text)
-        await Channel.raw(_INSERT.format(table="channels", column="channel"), channel_id,
+        await Channel.raw(_SEND.format(table="channels", column="channel"), channel_id,
                           channel_id, author_id, f"seed-{channel_id}-{i}", draft.content,
-                          draft.html, [])
+                          draft.html, [], author_id, channel_id)
 
 
 async def seed() -> int:
     created = await seed_users()
     for spec in GUILDS:
         created += await seed_guild(*spec)
+    created += await seed_affiliate()
     return created
+
+
+async def seed_affiliate() -> int:
+    """The demo affiliate's profile (slug demo-affiliate), created once."""
+    from db.affiliates.tables import AffiliateProfile
+    from server.domains.affiliates.actions import do_ensure_profile
+
+    user_id = await _user_id("weokto", "affiliate@weokto.local")
+    if await AffiliateProfile.exists().where(AffiliateProfile.user == user_id):
+        return 0
+    await do_ensure_profile(user_id, "demo-affiliate")
+    return 1
 
 
 async def main() -> None:

@@ -11,7 +11,7 @@ from server.settings import get_settings
 VISIBILITY_TIMEOUT_S = 3600
 
 celery_app = Celery("weokto", broker=get_settings().redis_url, include=[
-    "tasks.mail", "tasks.realtime", "tasks.maintenance", "tasks.billing"])
+    "tasks.mail", "tasks.realtime", "tasks.maintenance", "tasks.billing", "tasks.ledger"])
 celery_app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -30,6 +30,22 @@ celery_app.conf.update(
         "stripe-reconcile": {
             "task": "tasks.billing.reconcile",
             "schedule": crontab(hour=3, minute=30),
+        },
+        "stripe-drain": {
+            "task": "tasks.billing.drain_stripe_events",
+            "schedule": 60.0,  # a backstop: the webhook endpoint queues drains itself
+        },
+        "payment-grace": {
+            "task": "tasks.billing.end_lapsed_grace",
+            "schedule": crontab(minute=35),  # hourly; set-based and idempotent
+        },
+        "ledger-mature-due": {
+            "task": "tasks.ledger.mature_due",
+            "schedule": crontab(minute="*/10"),  # set-based and idempotent; unlocks are days wide
+        },
+        "ledger-catch-up": {
+            "task": "tasks.ledger.catch_up",
+            "schedule": crontab(minute="5-59/10"),  # a commission's attribution may land late
         },
         "renewal-reminders": {
             "task": "tasks.mail.send_renewal_reminders",

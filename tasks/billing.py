@@ -14,6 +14,17 @@ def process_stripe_event(stripe_id: str) -> str:
     return run(do_process_event(stripe_id))
 
 
+@celery_app.task(name="tasks.billing.drain_stripe_events", acks_late=True,
+                 autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=600,
+                 max_retries=8)
+def drain_stripe_events() -> int:
+    """Process the stored events in batches (queued by the webhook endpoint, and every minute
+    by beat for anything a lost task left behind)."""
+    from server.domains.billing.webhooks import do_drain
+
+    return run(do_drain())
+
+
 async def _sync(kind: str, row_id: int) -> str:
     from server.domains.catalog.stripe_sync import do_sync_plan, do_sync_product
 
@@ -30,11 +41,11 @@ def sync_catalog(kind: str, row_id: int) -> str:
 
 async def _reconcile() -> int:
     from server.domains.billing.reconcile import do_reconcile
-    from server.jobs import enqueue
+    from server.domains.billing.webhooks import request_drain
 
     result = await do_reconcile()
-    for stripe_id in result.missed:
-        await enqueue("tasks.billing.process_stripe_event", stripe_id)
+    if result.missed:  # stored as 'received', like a webhook's: the drain takes them
+        await request_drain()
     return len(result.missed)
 
 
@@ -42,3 +53,11 @@ async def _reconcile() -> int:
 def reconcile() -> int:
     """Apply what the webhook endpoint missed (down, or a delivery that never came)."""
     return run(_reconcile())
+
+
+@celery_app.task(name="tasks.billing.end_lapsed_grace", acks_late=True)
+def end_lapsed_grace() -> int:
+    """Hourly: paid access ends for purchases past due for longer than the grace period."""
+    from server.domains.billing.purchases import do_end_lapsed_grace
+
+    return run(do_end_lapsed_grace())

@@ -41,6 +41,7 @@ def send_login_email(self, platform: str, email: str) -> bool:  # noqa: ANN001
 async def _send_receipt(invoice_id: int) -> bool:
     from db.billing.tables import Invoice
     from server.domains.billing.notices import money
+    from server.domains.billing.receipts import receipt_number, receipt_path
     from server.domains.mail.render import build_message
     from server.domains.mail.smtp import send
     from server.domains.platforms.queries import Platform, branding
@@ -50,15 +51,18 @@ async def _send_receipt(invoice_id: int) -> bool:
         "UPDATE invoices i SET receipt_sent_at = now() FROM purchases p, users u, products pr, "
         "plans pl WHERE i.id = {} AND i.receipt_sent_at IS NULL AND i.status = 'paid' "
         "AND p.id = i.purchase AND u.id = p.\"user\" AND pr.id = p.product AND pl.id = p.plan "
-        "RETURNING i.stripe_invoice_id, i.amount_paid_cents, i.currency, i.paid_at, u.email, "
-        "u.platform, pr.name AS product, pl.name AS plan", invoice_id)
+        "RETURNING i.id, i.purchase, i.stripe_invoice_id, i.amount_paid_cents, i.currency, "
+        "i.paid_at, u.email, u.platform, pr.name AS product, pl.name AS plan", invoice_id)
     if not rows:
         return False
     r = rows[0]
     amount = money(r["amount_paid_cents"], r["currency"])
-    msg = build_message("receipt", r["email"], branding(Platform(r["platform"])), amount=amount,
+    brand = branding(Platform(r["platform"]))
+    msg = build_message("receipt", r["email"], brand, amount=amount,
                         product=r["product"], plan=r["plan"], invoice=r["stripe_invoice_id"],
-                        paid_at=f"{r['paid_at']:%Y-%m-%d}" if r["paid_at"] else "")
+                        paid_at=f"{r['paid_at']:%Y-%m-%d}" if r["paid_at"] else "",
+                        number=receipt_number(r["platform"], r["id"]),
+                        receipt_url=brand.base_url + receipt_path(r["purchase"], r["id"]))
     try:
         send(msg)
     except Exception:

@@ -86,6 +86,8 @@ class Purchase(Table, tablename="purchases"):
     status = Varchar(length=16)
     current_period_end = Timestamptz(null=True, default=None)
     cancel_at_period_end = Boolean(default=False)
+    # When the purchase first went PAST_DUE (cleared once paid): the grace period runs from it.
+    past_due_since = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -1,13 +1,8 @@
 // Seller page: catalog (products, plans, buttons with their snippet) and refund decisions.
 import { api, showError, toast } from "./api.js";
+import { el, money } from "./ui.js";
 
 const errorEl = document.getElementById("owner-error");
-const el = (tag, attrs = {}, ...kids) => {
-  const node = Object.assign(document.createElement(tag), attrs);
-  kids.forEach((k) => node.append(k));
-  return node;
-};
-const money = (cents, cur) => `${(cents / 100).toFixed(2)} ${cur.toUpperCase()}`;
 
 function fail(err) { showError(errorEl, err); }
 

@@ -75,3 +75,23 @@ export function openDialog(title, build, { testid } = {}) {
 }
 
 export const MOD_ROLES = new Set(["owner", "admin", "moderator"]);
+
+// el("td", {textContent: "x", colSpan: 2, "data-testid": "y"}, child...): the seller and
+// affiliate pages' builder; data-* are attributes, the rest DOM properties.
+export function el(tag, attrs = {}, ...kids) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("data-")) node.setAttribute(k, v); else node[k] = v;
+  }
+  kids.forEach((k) => node.append(k));
+  return node;
+}
+
+// Integer cents shown as an amount (display only: the cents stay integers everywhere else).
+export function money(cents, currency = "eur") {
+  return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+}
+
+export function day(iso) {
+  return iso ? new Date(iso).toLocaleDateString() : "–";
+}

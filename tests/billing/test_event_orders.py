@@ -59,3 +59,36 @@ async def _deliver(event: dict) -> None:
     payload = json.dumps(event, default=str).encode()
     if await webhooks.do_record_event(webhooks.stripe.Event.construct_from(event, None), payload):
         await webhooks.do_process_event(event["id"])
+
+
+ONE_TIME = ("checkout.session.completed", "invoice.paid")
+
+
+async def test_both_orders_of_a_one_time_purchase_converge(shop, make_client, login, stack):  # noqa: F811
+    from tests.billing.test_receipts import _one_time_button
+    from tests.billing.test_refunds import _owner
+
+    lifetime = await _one_time_button(await _owner(make_client, login), shop)
+    async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
+        await emu.post("/_emulator/webhook", json={"url": "http://127.0.0.1:9/webhooks/stripe"})
+    try:
+        buyer = await make_client()
+        me = (await login(buyer, "once-orders@example.com"))["user"]
+        await _buy(lifetime, buyer)
+        listed = await client().v1.events.list_async(params={"limit": 100})
+        events = {e.type: e.to_dict() for e in listed.data if e.type in ONE_TIME}
+        finals = set()
+        for order in itertools.permutations(ONE_TIME):
+            await _forget(me["id"])
+            for event_type in order + order:
+                await _deliver(events[event_type])
+            purchase = await _purchase_of(me["id"])
+            invoice = await Invoice.select().where(Invoice.purchase == purchase["id"]).first()
+            finals.add((purchase["status"], purchase["stripe_subscription_id"],
+                        invoice and (invoice["status"], invoice["amount_paid_cents"]),
+                        await _state(me["id"], shop["guild"]["id"]), await Invoice.count()))
+        assert finals == {("ACTIVE", None, ("paid", 14900), ("ACTIVE", True), 1)}
+    finally:
+        async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
+            await emu.post("/_emulator/webhook", json={
+                "url": f"http://127.0.0.1:{stack.port}/webhooks/stripe"})

@@ -7,11 +7,10 @@ import time
 import httpx
 import pytest
 
-from db.auth.tables import User
 from db.billing.tables import Purchase, StripeEvent
 from db.guilds.tables import GuildMember
-from tests.factories import make_channel, make_guild
 from tests.fixtures import until
+from tests.shop import open_shop
 
 
 _until = until
@@ -19,20 +18,7 @@ _until = until
 
 @pytest.fixture
 async def shop(make_client, login, stripe_emulator, live_server, celery_worker):  # noqa: ANN001
-    await User.insert(User(platform="weokto", email="shop-owner@example.com", role="owner"))
-    owner = await make_client()
-    await login(owner, "shop-owner@example.com")
-    guild = await make_guild(slug="vip-guild", tier="premium")
-    await make_channel(guild["id"], name="vip", requires_paid=True)
-    product = (await owner.post("/api/owner/products", json={
-        "name": "VIP", "guild_id": guild["id"]})).json()
-    plan = (await owner.post("/api/owner/plans", json={
-        "product_id": product["id"], "name": "Monthly", "price_cents": 1900,
-        "interval": "MONTHLY"})).json()
-    button = (await owner.post("/api/owner/payment-buttons", json={
-        "plan_id": plan["id"], "display_name": "Go VIP", "success_url": "https://x.test/ok",
-        "cancel_url": "https://x.test/no"})).json()
-    return {"guild": guild, "plan": plan, "button": button, "emulator": stripe_emulator}
+    return await open_shop(make_client, login, stripe_emulator, price_cents=1900)
 
 
 async def _buy(shop, buyer, card: str = "4242424242424242") -> str:  # noqa: ANN001

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import httpx
 
-from db.billing.tables import StripeEvent
+from db.billing.tables import Invoice, StripeEvent
 from server.domains.billing.reconcile import do_reconcile
 from server.domains.billing.webhooks import do_process_event
 from tests.billing.test_lifecycle import _state
@@ -33,6 +33,34 @@ async def test_a_purchase_whose_webhooks_never_arrived_is_applied(shop, make_cli
         assert await _state(me["id"], shop["guild"]["id"]) == ("ACTIVE", True)
         again = await do_reconcile()
         assert again.missed == [] and again.seen == result.seen  # nothing twice
+    finally:
+        async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
+            await emu.post("/_emulator/webhook", json={
+                "url": f"http://127.0.0.1:{stack.port}/webhooks/stripe"})
+
+
+async def test_the_nightly_task_hands_missed_events_to_the_worker(shop, make_client, login,  # noqa: F811
+                                                                  stack):
+    from tasks.billing import _reconcile
+    from tests.billing.test_purchase_flow import _until
+
+    async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
+        await emu.post("/_emulator/webhook", json={"url": "http://127.0.0.1:9/webhooks/stripe"})
+    try:
+        buyer = await make_client()
+        me = (await login(buyer, "nightly@example.com"))["user"]
+        await _buy(shop, buyer)
+        assert await _reconcile() >= 5
+        purchase = await _until(lambda: _purchase_of(me["id"]))
+        assert purchase["status"] == "ACTIVE"
+
+        async def paid_invoice():  # noqa: ANN202
+            return await Invoice.select().where((Invoice.purchase == purchase["id"])
+                                                & (Invoice.status == "paid")).first()
+
+        await _until(paid_invoice)
+        assert await _state(me["id"], shop["guild"]["id"]) == ("ACTIVE", True)
+        assert await _reconcile() == 0  # all stored now: nothing handed over twice
     finally:
         async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
             await emu.post("/_emulator/webhook", json={

@@ -92,3 +92,21 @@ async def test_refund_window_and_ownership(shop, make_client, login):  # noqa: F
     res = await buyer.post("/api/refunds/request",
                            json={"purchase_id": purchase["id"], "reason": "too late"})
     assert res.status_code == 400 and res.json()["error"]["code"] == "refund_window_closed"
+
+
+async def test_owners_of_another_platform_cannot_see_or_decide(shop, make_client, login):  # noqa: F811
+    from db.auth.tables import User
+
+    buyer, _, purchase = await _bought(shop, make_client, login, "cross@example.com")
+    req = (await buyer.post("/api/refunds/request",
+                            json={"purchase_id": purchase["id"], "reason": "Please"})).json()
+    await User.insert(User(platform="stam", email="stam-boss@example.com", role="owner"))
+    stam_owner = await make_client("stam")
+    await login(stam_owner, "stam-boss@example.com")
+    assert (await stam_owner.get("/api/owner/refunds")).json() == []
+    for action in ("approve", "reject"):
+        res = await stam_owner.post(f"/api/owner/refunds/{req['id']}/{action}", json={})
+        assert res.status_code == 404 and res.json()["error"]["code"] == "refund_not_found"
+    assert (await buyer.post(f"/api/owner/refunds/{req['id']}/approve")).status_code == 403
+    row = await RefundRequest.select().where(RefundRequest.id == req["id"]).first()
+    assert row["status"] == "pending" and row["stripe_refund_id"] is None

@@ -117,3 +117,87 @@ async def test_an_orphaned_claim_is_taken_over_after_the_lease(monkeypatch):
     await StripeEvent.raw("UPDATE stripe_events SET claimed_at = now() - interval '6 minutes' "
                           "WHERE stripe_id = 'evt_orphan'")
     assert await webhooks.do_process_event("evt_orphan") == "succeeded"
+
+
+async def test_concurrent_requests_are_stored_together_each_once(client, celery_worker):
+    bodies = [event(f"evt_many_{i}") for i in range(20)] + [event("evt_many_0")] * 4
+    answers = await asyncio.gather(*(client.post("/webhooks/stripe", content=b, headers=signed(b))
+                                     for b in bodies))
+    assert {a.status_code for a in answers} == {200}
+    fresh = [a.json()["event_id"] for a in answers if not a.json()["duplicate"]]
+    assert sorted(fresh) == sorted(f"evt_many_{i}" for i in range(20))  # evt_many_0 new once
+    assert await StripeEvent.count() == 20
+    for i in range(20):
+        assert await _wait_status(f"evt_many_{i}") == "ignored"
+    rows = await StripeEvent.select(StripeEvent.attempts)
+    assert {r["attempts"] for r in rows} == {1}
+
+
+async def test_events_accepted_while_the_worker_is_down_are_processed_when_it_is_back(
+        client, stop_worker):
+    for i in range(3):
+        body = event(f"evt_down_{i}")
+        res = await client.post("/webhooks/stripe", content=body, headers=signed(body))
+        assert res.status_code == 200  # stored, acknowledged, queued
+    statuses = {r["status"] for r in await StripeEvent.select(StripeEvent.status)}
+    assert statuses == {"received"}
+    stop_worker.start()
+    for i in range(3):
+        assert await _wait_status(f"evt_down_{i}") == "ignored"
+
+
+async def test_a_drain_hands_over_after_its_batches_and_nothing_runs_twice(celery_worker):
+    for i in range(5):
+        body = event(f"evt_batch_{i}")
+        await webhooks.do_record_event(webhooks.stripe.Event.construct_from(json.loads(body), None),
+                                       body)
+    assert await webhooks.do_drain(batch=2, max_batches=1) == 2  # then a fresh task goes on
+    for i in range(5):
+        assert await _wait_status(f"evt_batch_{i}") == "ignored"
+    rows = await StripeEvent.select(StripeEvent.attempts)
+    assert [r["attempts"] for r in rows] == [1] * 5
+
+
+async def test_the_drain_runs_handlers_and_retries_a_failure_on_its_own(monkeypatch):
+    calls: list[str] = []
+    queued: list[tuple] = []
+
+    async def flaky(evt: dict) -> None:
+        calls.append(evt["id"])
+        if evt["id"] == "evt_bad":
+            raise RuntimeError("boom")
+
+    async def fake_enqueue(name: str, *args: object) -> None:
+        queued.append((name, *args))
+
+    monkeypatch.setitem(webhooks.HANDLERS, "test.flaky", flaky)
+    monkeypatch.setattr(webhooks, "enqueue", fake_enqueue)
+    for event_id in ("evt_good", "evt_bad"):
+        body = event(event_id, "test.flaky")
+        await webhooks.do_record_event(webhooks.stripe.Event.construct_from(json.loads(body), None),
+                                       body)
+    assert await webhooks.do_drain() == 2
+    assert await webhooks.do_drain() == 0
+    got = {r["stripe_id"]: r["status"] for r in await StripeEvent.select(
+        StripeEvent.stripe_id, StripeEvent.status)}
+    assert got == {"evt_good": "succeeded", "evt_bad": "failed"}
+    assert calls == ["evt_good", "evt_bad"]
+    assert queued == [("tasks.billing.process_stripe_event", "evt_bad")]
+
+
+async def test_a_queue_outage_is_503_and_stripes_retry_still_gets_processed(client, celery_worker,
+                                                                            monkeypatch):
+    from server.jobs import Unavailable, enqueue
+
+    async def down(*_: object) -> None:
+        raise Unavailable("The job queue is unavailable, try again shortly")
+
+    body = event("evt_outage")
+    monkeypatch.setattr(webhooks, "enqueue", down)
+    res = await client.post("/webhooks/stripe", content=body, headers=signed(body))
+    assert res.status_code == 503 and res.json()["error"]["code"] == "unavailable"
+    assert await StripeEvent.count() == 1  # stored before the failure: nothing is lost
+    monkeypatch.setattr(webhooks, "enqueue", enqueue)
+    retry = await client.post("/webhooks/stripe", content=body, headers=signed(body))
+    assert retry.status_code == 200 and retry.json()["duplicate"] is True
+    assert await _wait_status("evt_outage") == "ignored"

@@ -28,6 +28,51 @@ async def test_event_of_a_rolled_back_transaction_is_never_sent(captured_events)
     assert await User.count().where(User.email == "ghost@example.com") == 0
 
 
+async def test_after_commit_hooks_run_once_per_key_before_the_events_and_not_on_rollback(
+        captured_events):
+    calls: list[tuple[str, int]] = []
+
+    def hook(name: str):  # noqa: ANN202
+        async def run() -> None:
+            calls.append((name, len(captured_events)))
+        return run
+
+    async with atomic():
+        emitter.queue("user:1", "test.ping", Ping(n=1))
+        emitter.on_commit("drop:1", hook("first"))
+        async with atomic():
+            emitter.on_commit("drop:1", hook("again"))  # same key: one run
+        assert calls == []
+    assert calls == [("first", 0)] and len(captured_events) == 1  # before the publish
+    with pytest.raises(RuntimeError):
+        async with atomic():
+            emitter.on_commit("drop:2", hook("rolled back"))
+            raise RuntimeError("boom")
+    assert calls == [("first", 0)]
+    with pytest.raises(RuntimeError):
+        emitter.on_commit("outside", hook("outside"))
+
+
+async def test_after_write_publishes_at_exit_drops_on_error_and_joins_an_outer_block(
+        captured_events):
+    async with emitter.after_write():  # an autocommitted statement's events
+        await User.insert(User(platform="weokto", email="auto@example.com"))
+        emitter.queue("user:1", "test.ping", Ping(n=1))
+        assert captured_events == []
+    assert [e["payload"]["n"] for e in captured_events] == [1]
+    with pytest.raises(RuntimeError):
+        async with emitter.after_write():
+            emitter.queue("user:1", "test.ping", Ping(n=2))
+            raise RuntimeError("the statement failed")
+    assert [e["payload"]["n"] for e in captured_events] == [1]
+    with pytest.raises(RuntimeError):
+        async with atomic():
+            async with emitter.after_write():
+                emitter.queue("user:1", "test.ping", Ping(n=3))
+            raise RuntimeError("the outer transaction rolls back")
+    assert [e["payload"]["n"] for e in captured_events] == [1]
+
+
 async def test_events_are_sent_after_commit_in_order(captured_events):
     async with atomic():
         await User.insert(User(platform="weokto", email="real@example.com"))

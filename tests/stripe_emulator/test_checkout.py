@@ -63,6 +63,27 @@ def test_payment_mode_with_metadata_on_the_intent(client: stripe.StripeClient, e
     assert intent.amount == 10000 and intent.metadata["order"] == "o-1" and intent.id.startswith("pi_")
 
 
+def test_payment_mode_with_invoice_creation_makes_a_paid_invoice(
+        client: stripe.StripeClient, emu: Emulator, receiver: Receiver) -> None:
+    customer = client.v1.customers.create({"email": "once@example.com"})
+    session = client.v1.checkout.sessions.create({
+        "mode": "payment", "customer": customer.id, "success_url": "http://app.test/ok",
+        "line_items": [{"price": one_time_price(client, 4900).id, "quantity": 1}],
+        "metadata": {"session_only": "yes"},
+        "invoice_creation": {"enabled": True, "invoice_data": {"metadata": {"plan_id": "3"}}}})
+    paid = pay(emu, session.id)
+    receiver.wait_for_type("checkout.session.completed")
+    invoice = client.v1.invoices.retrieve(paid["invoice"], {"expand": ["payments"]})
+    assert (invoice.status, invoice.amount_paid, invoice.customer) == ("paid", 4900, customer.id)
+    assert invoice.parent is None and invoice.status_transitions.paid_at
+    assert invoice.metadata.to_dict() == {"plan_id": "3"}  # invoice_data's, not the session's
+    intent = invoice.payments.data[0].payment.payment_intent
+    assert paid["payment_intent"] == intent
+    found = client.v1.checkout.sessions.list({"payment_intent": intent})
+    assert [s.id for s in found.data] == [session.id]
+    assert "invoice.paid" in {e["type"] for e in receiver.events()}
+
+
 def test_decline_is_a_card_error_and_session_stays_open(client: stripe.StripeClient, emu: Emulator) -> None:
     session = subscription_session(client, monthly_price(client))
     response = emu.post(f"/_emulator/checkout/{session.id}/pay", {"card": "4000 0000 0000 0002"})

@@ -30,6 +30,7 @@ def create_session(store: Store, params: Obj, public_url: str) -> Obj:
     total = sum(item["amount_total"] for item in lines)
     sid = session_id()
     invoice_creation = as_bool(as_dict(params, "invoice_creation"), "enabled", False)
+    invoice_data = as_dict(as_dict(params, "invoice_creation"), "invoice_data")
     session = objects.checkout_session(store.now(), sid, f"{public_url}/checkout/{sid}", {
         "mode": mode, "success_url": params.get("success_url"), "cancel_url": params.get("cancel_url"),
         "client_reference_id": params.get("client_reference_id") or None, "customer": customer_id,
@@ -46,7 +47,8 @@ def create_session(store: Store, params: Obj, public_url: str) -> Obj:
     store.private(sid).update(line_items=lines, subscription_data={
         "trial_period_days": trial_days, "metadata": merge_metadata({}, sub_data.get("metadata"))},
         payment_intent_data={"metadata": merge_metadata({}, as_dict(params, "payment_intent_data").get("metadata")),
-                             "description": as_dict(params, "payment_intent_data").get("description")})
+                             "description": as_dict(params, "payment_intent_data").get("description")},
+        invoice_metadata=merge_metadata({}, invoice_data.get("metadata")))
     return session
 
 
@@ -156,7 +158,8 @@ def _take_payment(store: Store, session: Obj, cust: Obj | None, card: Any, pm_id
     if session["invoice_creation"] and session["invoice_creation"]["enabled"] and cust is not None:
         now = store.now()
         lines = [(item["price"], int(item["quantity"]), now, now) for item in private["line_items"]]
-        inv = billing.open_invoice(store, cust, None, lines, "manual", metadata=dict(session["metadata"]))
+        # Stripe gives the invoice invoice_creation.invoice_data.metadata, not the session's.
+        inv = billing.open_invoice(store, cust, None, lines, "manual", metadata=dict(private["invoice_metadata"]))
         billing.collect_invoice(store, inv, card, pm_id, off_session=False)
         session["invoice"] = inv["id"]
         session["payment_intent"] = inv["payments"]["data"][0]["payment"]["payment_intent"]

@@ -11,6 +11,7 @@ from server.domains.auth.schemas import CurrentUser
 from server.domains.billing.stripe_api import client
 from server.domains.catalog.stripe_sync import do_sync_plan
 from server.domains.platforms.queries import Platform, branding
+from server.domains.tracking.queries import checkout_attribution
 from server.errors import NotFound
 
 ONE_OFF = ("ONE_TIME", "LIFETIME")
@@ -60,6 +61,8 @@ async def check_start_checkout(user: CurrentUser, key: str) -> CheckoutStarted:
     metadata = {"user_id": str(user.id), "plan_id": str(button["plan"]),
                 "product_id": str(button["product"]), "platform": user.platform,
                 "button_key": key}
+    # The affiliate the buyer is attributed to now (last click): the webhook applies it.
+    metadata |= await checkout_attribution(user.id)
     base = branding(Platform(user.platform)).base_url
     params: dict[str, Any] = {
         "mode": "payment" if button["interval"] in ONE_OFF else "subscription",
@@ -75,6 +78,10 @@ async def check_start_checkout(user: CurrentUser, key: str) -> CheckoutStarted:
     else:
         params["invoice_creation"] = {"enabled": True, "invoice_data": {"metadata": metadata}}
     window = int(time.time()) // DEDUPE_WINDOW_S
+    # A new attribution within the window changes the parameters: it needs its own key.
+    referred = (f"-a{metadata['affiliate_id']}-{metadata['attribution_source']}"
+                if "affiliate_id" in metadata else "")
     session = await client().v1.checkout.sessions.create_async(
-        params=params, options={"idempotency_key": f"checkout-{user.id}-{key}-{window}"})
+        params=params,
+        options={"idempotency_key": f"checkout-{user.id}-{key}-{window}{referred}"})
     return CheckoutStarted(session_id=session.id, url=session.url)

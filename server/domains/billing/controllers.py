@@ -4,18 +4,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from server.domains.auth.guards import login_required
 from server.domains.auth.guards import roles
 from server.domains.auth.schemas import Role
-from server.domains.billing import queries, refunds, webhooks
-from server.domains.billing.schemas import PurchaseRead
+from server.domains.billing import queries, receipts, refunds, webhooks
+from server.domains.billing.schemas import AccessRead, PurchaseRead
 from server.domains.billing.checkout import CheckoutStarted, check_start_checkout
+from server.domains.tracking.actions import check_claim
+from server.domains.tracking.cookie import COOKIE_NAME as REF_COOKIE
 from server.domains.billing.schemas import WebhookAck
 from server.errors import error_responses
-from server.jobs import enqueue
 
 
 class StripeWebhookController(Controller):
@@ -27,9 +28,9 @@ class StripeWebhookController(Controller):
         """Signed Stripe events; duplicates are acknowledged and ignored."""
         payload = await request.body()
         event = webhooks.verify(payload, request.headers.get("stripe-signature"))
-        fresh = await webhooks.do_record_event(event, payload)
-        if fresh:
-            await enqueue("tasks.billing.process_stripe_event", event.id)
+        # Stored (with concurrent requests' events, in one commit) and a drain asked for,
+        # duplicates included: Stripe's retry after our 503 must still get its row processed.
+        fresh = await webhooks.intake().accept(event, payload)
         return WebhookAck(received=True, duplicate=not fresh, event_id=event.id)
 
 
@@ -46,6 +47,7 @@ class CheckoutController(Controller):
     async def checkout(self, request: Request[Any, Any, Any],
                        data: JSONBody[CheckoutRequest]) -> CheckoutStarted:
         """Start Stripe Checkout for a payment button; answers the URL to redirect to."""
+        await check_claim(request.user, request.cookies.get(REF_COOKIE))  # referral -> attribution
         return await check_start_checkout(request.user, data.buttonKey)
 
 
@@ -62,7 +64,36 @@ class PurchaseController(Controller):
     @get("/{purchase_id:int}", responses=error_responses(401, 404))
     async def get_purchase(self, request: Request[Any, Any, Any],
                            purchase_id: FromPath[int]) -> PurchaseRead:
+        """One of my purchases with its invoices (and their receipt links)."""
         return await queries.access_purchase(request.user, purchase_id)
+
+    @get("/{purchase_id:int}/invoices/{invoice_id:int}/receipt.pdf", media_type="application/pdf",
+         responses=error_responses(401, 404, 409))
+    async def receipt_pdf(self, request: Request[Any, Any, Any], purchase_id: FromPath[int],
+                          invoice_id: FromPath[int]) -> Response[bytes]:
+        """The PDF receipt of a paid invoice of my purchase."""
+        row = await receipts.access_receipt(request.user, purchase_id, invoice_id)
+        name = receipts.receipt_number(row["platform"], row["id"])
+        return Response(receipts.render_receipt(row), media_type="application/pdf", headers={
+            "content-disposition": f'inline; filename="receipt-{name}.pdf"',
+            "cache-control": "private, no-store"})
+
+
+class AccessController(Controller):
+    path = "/api"
+    tags = ["payments"]
+    guards = [login_required]
+
+    @get("/products/{product_id:int}/access", responses=error_responses(401, 404))
+    async def product_access(self, request: Request[Any, Any, Any],
+                             product_id: FromPath[int]) -> AccessRead:
+        """Whether my purchases give me access to this product now, and until when."""
+        return await queries.product_access(request.user, product_id)
+
+    @get("/guilds/{slug:str}/access", responses=error_responses(401, 404))
+    async def guild_access(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> AccessRead:
+        """Whether my purchases give me paid access to this guild now, and until when."""
+        return await queries.guild_access(request.user, slug)
 
 
 class RefundAsk(msgspec.Struct, forbid_unknown_fields=True):

@@ -17,8 +17,10 @@ async def on_checkout_completed(event: dict[str, Any]) -> None:
     session = _object(event)
     if session.get("subscription"):
         await purchases.do_sync_subscription(session["subscription"], session["id"])
-    else:
-        await purchases.do_sync_payment_session(session["id"])
+    elif await purchases.do_sync_payment_session(session["id"]) and session.get("invoice"):
+        # The invoice of a one-time payment (invoice_creation) was paid before the session
+        # completed, so before its purchase existed: record it now.
+        await invoices.do_record_invoice(session["invoice"], session["id"])
 
 
 @handles("customer.subscription.created", "customer.subscription.updated",
@@ -38,6 +40,8 @@ async def on_invoice(event: dict[str, Any]) -> None:
         await invoices.do_record_invoice(invoice["id"])
         if event["type"] == "invoice.payment_failed":
             await enqueue("tasks.mail.send_dunning", invoice["id"], sub_id)
+    elif "plan_id" in (invoice.get("metadata") or {}):
+        await invoices.do_record_invoice(invoice["id"])  # a one-time purchase's, if known yet
 
 
 @handles("charge.refunded", "refund.created", "refund.updated")

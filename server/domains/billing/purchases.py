@@ -6,20 +6,28 @@ Access to the community is decided here, and only here, from the purchase status
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 
 from db.billing.tables import Plan, Purchase
 from db.guilds.tables import GuildMember
 from realtime.emitter import atomic
-from server.domains.billing.events import PaymentSucceeded, notify_payment_succeeded
+from server.domains.billing.events import (
+    AccessEnded, PaymentSucceeded, notify_access_ended, notify_payment_succeeded,
+)
 from server.domains.billing.stripe_api import client
+from server.domains.tracking.actions import do_attribute_purchase
 
 STATUS = {"trialing": "TRIAL", "active": "ACTIVE", "past_due": "PAST_DUE", "unpaid": "PAST_DUE",
           "incomplete": "PAST_DUE", "canceled": "EXPIRED", "incomplete_expired": "EXPIRED",
           "paused": "EXPIRED"}
 GRANTING = ("TRIAL", "ACTIVE", "PAST_DUE")
+# A failed renewal keeps access this long after the first failure, while Stripe retries.
+GRACE_DAYS = 7
+GRACE = timedelta(days=GRACE_DAYS)
 
 
 def _ts(value: int | None) -> datetime | None:
@@ -40,7 +48,62 @@ def status_of(sub: Any) -> str:
 
 
 def grants_access(status: str) -> bool:
+    """Whether the status can grant access at all (time bounds: see purchase_access)."""
     return status in GRANTING or status == "CANCELLED"
+
+
+class AccessState(msgspec.Struct, frozen=True):
+    has_access: bool
+    # The deciding purchase's status, "NONE" when nothing was bought.
+    status: str
+    # When access ends unless Stripe says otherwise (renewal, payment); None: no end (one-time
+    # purchases) or no access at all.
+    until: datetime | None
+
+
+NO_ACCESS = AccessState(has_access=False, status="NONE", until=None)
+
+
+def purchase_access(p: Mapping[str, Any], now: datetime) -> AccessState:
+    """The access one purchase row gives at `now`: the one rule, also in GRANTED_SQL."""
+    status, end = p["status"], p["current_period_end"]
+    if status in ("TRIAL", "ACTIVE"):
+        return AccessState(True, status, end)
+    if status == "PAST_DUE":
+        until = (p.get("past_due_since") or now) + GRACE
+        return AccessState(until > now, status, until)
+    if status == "CANCELLED":
+        return AccessState(end is None or end > now, status, end)
+    return AccessState(False, status, None)
+
+
+def decide_access(rows: Iterable[Mapping[str, Any]], now: datetime | None = None) -> AccessState:
+    """Over all of a user's purchases of one product or guild (newest first): the granting one
+    that lasts longest wins; without one, the newest purchase says why there is no access."""
+    now = now or datetime.now(timezone.utc)
+    states = [purchase_access(p, now) for p in rows]
+    granting = [s for s in states if s.has_access]
+    if granting:
+        return max(granting, key=lambda s: (s.until is None, s.until or now))
+    return states[0] if states else NO_ACCESS
+
+
+# purchase_access as SQL over a purchases row `q` (for the set-based grace sweep).
+GRANTED_SQL = (
+    "(q.status IN ('TRIAL', 'ACTIVE') OR (q.status = 'PAST_DUE' AND (q.past_due_since IS NULL "
+    "OR q.past_due_since > {cutoff})) OR (q.status = 'CANCELLED' AND (q.current_period_end IS "
+    "NULL OR q.current_period_end > {now})))")
+
+
+async def access_rows(user_id: int, *, product_id: int | None = None,
+                      guild_id: int | None = None) -> list[dict[str, Any]]:
+    """The user's purchases of a product or for a guild, newest first."""
+    where = Purchase.user == user_id
+    where &= (Purchase.product == product_id) if product_id is not None else (
+        Purchase.guild == guild_id)
+    return await Purchase.select(
+        Purchase.id, Purchase.status, Purchase.current_period_end, Purchase.past_due_since
+    ).where(where).order_by(Purchase.id, ascending=False)
 
 
 async def do_sync_subscription(subscription_id: str, session_id: str | None = None) -> int | None:
@@ -49,9 +112,11 @@ async def do_sync_subscription(subscription_id: str, session_id: str | None = No
     meta = sub.get("metadata") or {}
     if "plan_id" not in meta or "user_id" not in meta:
         return None  # not one of ours (another integration on the same account)
-    return await _upsert(int(meta["user_id"]), int(meta["plan_id"]), status_of(sub),
-                         _period_end(sub), bool(sub.get("cancel_at_period_end")),
-                         subscription_id=subscription_id, session_id=session_id)
+    purchase_id = await _upsert(int(meta["user_id"]), int(meta["plan_id"]), status_of(sub),
+                                _period_end(sub), bool(sub.get("cancel_at_period_end")),
+                                subscription_id=subscription_id, session_id=session_id)
+    await do_attribute_purchase(purchase_id, meta)  # the affiliate fixed at checkout, if any
+    return purchase_id
 
 
 async def do_sync_payment_session(session_id: str) -> int | None:
@@ -62,8 +127,27 @@ async def do_sync_payment_session(session_id: str) -> int | None:
         return None
     if session.get("payment_status") != "paid":
         return None  # delayed payment methods: wait for async_payment_succeeded
-    return await _upsert(int(meta["user_id"]), int(meta["plan_id"]), "ACTIVE", None, False,
-                         subscription_id=None, session_id=session_id)
+    status = await _payment_status(session.get("payment_intent"))
+    purchase_id = await _upsert(int(meta["user_id"]), int(meta["plan_id"]), status, None, False,
+                                subscription_id=None, session_id=session_id)
+    await do_attribute_purchase(purchase_id, meta)
+    return purchase_id
+
+
+async def _payment_status(pi_id: str | None) -> str:
+    """A one-time purchase lasts until its payment is fully refunded or its dispute lost."""
+    if not pi_id:
+        return "ACTIVE"
+    charges = await client().v1.charges.list_async(params={"payment_intent": pi_id, "limit": 10})
+    for charge in (c.to_dict() for c in charges.data):
+        if charge.get("paid") and charge.get("refunded"):
+            return "EXPIRED"
+        if charge.get("disputed"):
+            disputes = await client().v1.disputes.list_async(
+                params={"charge": charge["id"], "limit": 10})
+            if any(d.status == "lost" for d in disputes.data):
+                return "EXPIRED"
+    return "ACTIVE"
 
 
 async def _upsert(user_id: int, plan_id: int, status: str, period_end: datetime | None,
@@ -76,14 +160,18 @@ async def _upsert(user_id: int, plan_id: int, status: str, period_end: datetime 
         rows = await Purchase.raw(
             f"INSERT INTO purchases (\"user\", product, plan, guild, stripe_checkout_session_id, "
             f"stripe_subscription_id, status, current_period_end, cancel_at_period_end, "
-            f"created_at, updated_at) VALUES ({{}}, {{}}, {{}}, {{}}, {{}}, {{}}, {{}}, {{}}, {{}}, "
-            f"now(), now()) ON CONFLICT ({key_col}) DO UPDATE SET status = EXCLUDED.status, "
+            f"past_due_since, created_at, updated_at) VALUES ({{}}, {{}}, {{}}, {{}}, {{}}, {{}}, "
+            f"{{}}, {{}}, {{}}, CASE WHEN {{}} = 'PAST_DUE' THEN now() END, now(), now()) "
+            f"ON CONFLICT ({key_col}) DO UPDATE SET status = EXCLUDED.status, "
+            # The grace runs from the first failure seen; a later repeat of it keeps that time.
+            f"past_due_since = CASE WHEN EXCLUDED.status = 'PAST_DUE' THEN COALESCE("
+            f"purchases.past_due_since, EXCLUDED.past_due_since) END, "
             f"current_period_end = EXCLUDED.current_period_end, cancel_at_period_end = "
             f"EXCLUDED.cancel_at_period_end, stripe_checkout_session_id = COALESCE("
             f"purchases.stripe_checkout_session_id, EXCLUDED.stripe_checkout_session_id), "
             f"updated_at = now() RETURNING id, (xmax = 0) AS inserted, status",
             user_id, plan["product"], plan_id, plan["guild"], session_id, subscription_id,
-            status, period_end, cancel_at_end)
+            status, period_end, cancel_at_end, status)
         purchase = rows[0]
         await _apply_access(user_id, plan["guild"])
         if purchase["inserted"] and grants_access(status):
@@ -97,14 +185,7 @@ async def _apply_access(user_id: int, guild_id: int | None) -> None:
     """Paid access to a guild while any purchase of the user for it grants access."""
     if guild_id is None:
         return
-    now = datetime.now(timezone.utc)
-    granted = False
-    for p in await Purchase.select(Purchase.status, Purchase.current_period_end).where(
-            (Purchase.user == user_id) & (Purchase.guild == guild_id)):
-        if p["status"] == "CANCELLED" and p["current_period_end"] and p["current_period_end"] < now:
-            continue
-        granted = granted or grants_access(p["status"])
-    if granted:
+    if decide_access(await access_rows(user_id, guild_id=guild_id)).has_access:
         await GuildMember.raw(
             "INSERT INTO guild_members (guild, \"user\", role, joined_at, paid_access) "
             "VALUES ({}, {}, 'member', now(), true) ON CONFLICT (guild, \"user\") "
@@ -112,3 +193,23 @@ async def _apply_access(user_id: int, guild_id: int | None) -> None:
     else:
         await GuildMember.update({GuildMember.paid_access: False}).where(
             (GuildMember.guild == guild_id) & (GuildMember.user == user_id))
+
+
+async def do_end_lapsed_grace(now: datetime | None = None) -> int:
+    """Hourly: end the paid access of purchases PAST_DUE for longer than the grace, unless
+    another purchase of the same guild still grants it. A second run finds nothing to do."""
+    now = now or datetime.now(timezone.utc)
+    cutoff = now - GRACE
+    async with atomic():
+        rows = await GuildMember.raw(
+            "WITH lapsed AS (SELECT DISTINCT p.\"user\", p.guild FROM purchases p "
+            "WHERE p.status = 'PAST_DUE' AND p.guild IS NOT NULL AND p.past_due_since <= {}) "
+            "UPDATE guild_members gm SET paid_access = false FROM lapsed l "
+            "WHERE gm.guild = l.guild AND gm.\"user\" = l.\"user\" AND gm.paid_access "
+            "AND NOT EXISTS (SELECT 1 FROM purchases q WHERE q.\"user\" = l.\"user\" "
+            "AND q.guild = l.guild AND " + GRANTED_SQL.format(cutoff="{}", now="{}") + ") "
+            "RETURNING gm.guild, gm.\"user\"", cutoff, cutoff, now)
+        for row in rows:
+            notify_access_ended(row["user"], AccessEnded(guild_id=row["guild"],
+                                                         reason="payment_grace_ended"))
+    return len(rows)

@@ -1,12 +1,15 @@
 """Billing reads: a buyer sees only their own purchases."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
-from db.billing.tables import Purchase
+from db.billing.tables import Invoice, Product, Purchase
+from db.guilds.tables import Guild
 from server.domains.auth.schemas import CurrentUser
-from server.domains.billing.purchases import grants_access
-from server.domains.billing.schemas import PurchaseRead
+from server.domains.billing.purchases import access_rows, decide_access, purchase_access
+from server.domains.billing.receipts import receipt_number, receipt_path
+from server.domains.billing.schemas import AccessRead, InvoiceRead, PurchaseRead
 from server.errors import NotFound
 
 _SELECT = (
@@ -20,7 +23,8 @@ def purchase_read(r: dict[str, Any]) -> PurchaseRead:
         id=r["id"], product_id=r["product"], product_name=r["product_name"], plan_id=r["plan"],
         plan_name=r["plan_name"], price_cents=r["price_cents"], currency=r["currency"],
         interval=r["interval"], guild_id=r["guild"], status=r["status"],
-        grants_access=grants_access(r["status"]), current_period_end=r["current_period_end"],
+        grants_access=purchase_access(r, datetime.now(timezone.utc)).has_access,
+        current_period_end=r["current_period_end"],
         cancel_at_period_end=r["cancel_at_period_end"], created_at=r["created_at"])
 
 
@@ -34,7 +38,46 @@ async def access_purchase(user: CurrentUser, purchase_id: int) -> PurchaseRead:
     rows = await Purchase.raw(_SELECT + "WHERE p.id = {} AND p.\"user\" = {}", purchase_id, user.id)
     if not rows:
         raise NotFound("No such purchase", code="purchase_not_found")
-    return purchase_read(rows[0])
+    read = purchase_read(rows[0])
+    read.invoices = await _invoices(user.platform, purchase_id)
+    return read
+
+
+def invoice_read(platform: str, r: dict[str, Any]) -> InvoiceRead:
+    paid = r["status"] == "paid" and r["paid_at"] is not None
+    return InvoiceRead(
+        id=r["id"], stripe_invoice_id=r["stripe_invoice_id"], status=r["status"],
+        amount_paid_cents=r["amount_paid_cents"], amount_refunded_cents=r["amount_refunded_cents"],
+        currency=r["currency"], paid_at=r["paid_at"],
+        receipt_number=receipt_number(platform, r["id"]) if paid else None,
+        receipt_url=receipt_path(r["purchase"], r["id"]) if paid else None)
+
+
+async def _invoices(platform: str, purchase_id: int) -> list[InvoiceRead]:
+    rows = await Invoice.select().where(Invoice.purchase == purchase_id).order_by(Invoice.id)
+    return [invoice_read(platform, r) for r in rows]
+
+
+async def product_access(user: CurrentUser, product_id: int) -> AccessRead:
+    """404 for a product of another platform, as for an unknown one."""
+    if not await Product.exists().where(
+            (Product.id == product_id) & (Product.platform == user.platform)):
+        raise NotFound("No such product", code="product_not_found")
+    state = decide_access(await access_rows(user.id, product_id=product_id))
+    return AccessRead(has_access=state.has_access, status=state.status, until=state.until,
+                      product_id=product_id)
+
+
+async def guild_access(user: CurrentUser, slug: str) -> AccessRead:
+    """What the user's purchases give for this guild (a grant by its owner is not a purchase:
+    the channels' own checks see that too)."""
+    guild = await Guild.select(Guild.id).where(
+        (Guild.slug == slug) & (Guild.platform == user.platform)).first()
+    if guild is None:
+        raise NotFound("No such guild", code="guild_not_found")
+    state = decide_access(await access_rows(user.id, guild_id=guild["id"]))
+    return AccessRead(has_access=state.has_access, status=state.status, until=state.until,
+                      guild_slug=slug)
 
 
 def _purchase_columns() -> tuple[Any, ...]:

@@ -12,6 +12,30 @@ class WebhookAck(msgspec.Struct):
     event_id: str
 
 
+class InvoiceRead(msgspec.Struct):
+    id: int
+    stripe_invoice_id: str
+    status: str
+    amount_paid_cents: int
+    amount_refunded_cents: int
+    currency: str
+    paid_at: datetime | None
+    receipt_number: str | None
+    # The PDF receipt, once paid.
+    receipt_url: str | None
+
+
+class AccessRead(msgspec.Struct):
+    """Whether the user may use what a product (or a guild) sells, decided in one place."""
+
+    has_access: bool
+    # TRIAL, ACTIVE, PAST_DUE (within its grace or not), CANCELLED, EXPIRED, or NONE.
+    status: str
+    until: datetime | None
+    product_id: int | None = None
+    guild_slug: str | None = None
+
+
 class PurchaseRead(msgspec.Struct):
     id: int
     product_id: int
@@ -27,3 +51,5 @@ class PurchaseRead(msgspec.Struct):
     current_period_end: datetime | None
     cancel_at_period_end: bool
     created_at: datetime
+    # Filled when one purchase is read (not in the list).
+    invoices: list[InvoiceRead] = msgspec.field(default_factory=list)

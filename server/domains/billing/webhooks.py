@@ -1,22 +1,28 @@
 """Inbound Stripe webhooks: verify, store once, process in a worker (received -> succeeded/failed).
 
-The HTTP side only verifies and inserts (ON CONFLICT DO NOTHING on the Stripe event id), so a
-duplicate or a retry is acknowledged without doing anything twice; the business logic runs
-in a Celery task that claims the row, so a redelivered task finds it done.
+The HTTP side only verifies, inserts (ON CONFLICT DO NOTHING on the Stripe event id; the events
+of concurrent requests in one statement) and pokes the drain, so a duplicate or a retry is
+acknowledged without doing anything twice. The stored
+row is the queue: a Celery task drains 'received' rows in batches, claiming them first, so a
+redelivered task or a second drain finds them taken.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+import msgspec
 import stripe
 import structlog
 
 from db.billing.tables import StripeEvent
-from server.domains.billing.stripe_api import construct_event
+from server.domains.billing.stripe_api import verify_signature
 from server.errors import ClientError
+from server.jobs import Unavailable, enqueue
+from server.redis import get_redis
 from server.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -24,6 +30,34 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {}
 LEASE = timedelta(minutes=5)
+BATCH = 50
+# A drain task hands over to a fresh one after this many batches, so other tasks of a single
+# worker (mails, syncs) are not held behind a large backlog.
+MAX_BATCHES = 10
+# Set while a drain is queued or running: most requests then skip the broker entirely.
+DRAIN_FLAG = "billing:stripe:drain"
+# Only a safety net (a lost task): a drain deletes the flag itself before its last look.
+DRAIN_FLAG_TTL_S = 60
+DRAIN_TASK = "tasks.billing.drain_stripe_events"
+
+
+class EventHead(msgspec.Struct):
+    """What the accept path needs of an event (the rest is stored as received)."""
+
+    id: str
+    type: str
+    created: int
+    livemode: bool = False
+
+
+class _EventLike(Protocol):
+    id: str
+    type: str
+    created: int
+    livemode: bool
+
+
+_decode_head = msgspec.json.Decoder(EventHead).decode
 
 
 def handles(*event_types: str) -> Callable[[Handler], Handler]:
@@ -37,29 +71,124 @@ def handles(*event_types: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def verify(payload: bytes, signature: str | None) -> stripe.Event:
+def verify(payload: bytes, signature: str | None) -> EventHead:
     """Any current secret may have signed it (rotation); else 400 and nothing is stored."""
     if not signature:
         raise ClientError("Missing Stripe-Signature header", code="invalid_signature")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ClientError("The payload is not a Stripe event", code="invalid_payload") from exc
     for secret in get_settings().stripe_webhook_secrets:
         try:
-            return construct_event(payload, signature, secret)
+            verify_signature(text, signature, secret)
+            break
         except stripe.SignatureVerificationError:
             continue
-        except ValueError as exc:
-            raise ClientError("The payload is not a Stripe event", code="invalid_payload") from exc
-    raise ClientError("Invalid or stale Stripe signature", code="invalid_signature")
+    else:
+        raise ClientError("Invalid or stale Stripe signature", code="invalid_signature")
+    try:
+        return _decode_head(payload)
+    except msgspec.DecodeError as exc:
+        raise ClientError("The payload is not a Stripe event", code="invalid_payload") from exc
 
 
-async def do_record_event(event: stripe.Event, payload: bytes) -> bool:
-    """Store the event once; False when this Stripe id was already received."""
+_INSERT_MANY = (
+    "INSERT INTO stripe_events (stripe_id, type, livemode, stripe_created, payload, status, "
+    "attempts, last_error, received_at) SELECT u.stripe_id, u.type, u.livemode, u.created, "
+    "u.payload::jsonb, 'received', 0, '', now() FROM unnest({}::text[], {}::text[], {}::text[], "
+    "{}::int[], {}::text[]) AS u(stripe_id, type, livemode, created, payload) "
+    "ON CONFLICT (stripe_id) DO NOTHING RETURNING stripe_id")
+
+
+async def _insert_many(items: list[tuple[_EventLike, bytes]]) -> set[str]:
+    """One statement (and one commit) for many events; the Stripe ids that were new."""
     rows = await StripeEvent.raw(
-        "INSERT INTO stripe_events (stripe_id, type, livemode, stripe_created, payload, status, "
-        "attempts, last_error, received_at) VALUES ({}, {}, {}, {}, {}::jsonb, 'received', 0, '', "
-        "now()) ON CONFLICT (stripe_id) DO NOTHING RETURNING id",
-        event.id, event.type, str(bool(event.livemode)).lower(), int(event.created),
-        payload.decode("utf-8"))
-    return bool(rows)
+        _INSERT_MANY, [e.id for e, _ in items], [e.type for e, _ in items],
+        [str(bool(e.livemode)).lower() for e, _ in items], [int(e.created) for e, _ in items],
+        [p.decode("utf-8") for _, p in items])
+    return {r["stripe_id"] for r in rows}
+
+
+async def do_record_event(event: _EventLike, payload: bytes) -> bool:
+    """Store the event once; False when this Stripe id was already received."""
+    return event.id in await _insert_many([(event, payload)])
+
+
+class Intake:
+    """Stores the events of concurrent webhook requests together: while one INSERT is in
+    flight the next requests queue up and go in the following one. Each request still
+    waits until its own row is committed (and a drain is asked for) before answering, so
+    nothing is acknowledged that is not stored; one idle request goes alone, at once."""
+
+    MAX_BATCH = 200
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[EventHead, bytes, asyncio.Future[bool]]] = []
+        self._busy = False
+
+    async def accept(self, event: EventHead, payload: bytes) -> bool:
+        """True when the event is new, False for a duplicate."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, payload, future))
+        if not self._busy:
+            self._busy = True
+            task = asyncio.ensure_future(self._flush())
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:self.MAX_BATCH]
+                del self._waiting[:self.MAX_BATCH]
+                await self._store(batch)
+        finally:
+            self._busy = False
+
+    @staticmethod
+    async def _store(batch: list[tuple[EventHead, bytes, asyncio.Future[bool]]]) -> None:
+        try:
+            fresh = await _insert_many([(e, p) for e, p, _ in batch])
+            await request_drain()
+        except Exception as exc:
+            # A 503 makes Stripe retry; a row already stored then comes back as a duplicate.
+            log.exception("stripe events not accepted", count=len(batch))
+            error = exc if isinstance(exc, Unavailable) else Unavailable(
+                "Could not store the event, try again shortly")
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for event, _, future in batch:
+            if not future.done():  # a request cancelled meanwhile (client gone) has no answer
+                future.set_result(event.id in fresh)
+            fresh.discard(event.id)  # the same id twice in one batch: only the first is new
+
+
+_tasks: set[asyncio.Task[None]] = set()
+_intakes: dict[int, Intake] = {}
+
+
+def intake() -> Intake:
+    """One per event loop (the app's; tests may run another)."""
+    return _intakes.setdefault(id(asyncio.get_running_loop()), Intake())
+
+
+async def request_drain() -> None:
+    """Make sure a drain runs after this point (called once the event row is committed).
+
+    Whoever sets the flag queues a drain; if it was set already, a drain is queued or running
+    and will look at the table again after deleting the flag, so it sees this row too.
+    """
+    if not await get_redis().set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL_S):
+        return
+    try:
+        await enqueue(DRAIN_TASK)
+    except Exception:
+        await get_redis().delete(DRAIN_FLAG)  # the next request (or Stripe's retry) tries again
+        raise
 
 
 async def _claim(stripe_id: str) -> dict[str, Any] | None:
@@ -67,7 +196,7 @@ async def _claim(stripe_id: str) -> dict[str, Any] | None:
         "UPDATE stripe_events SET status = 'processing', attempts = attempts + 1, "
         "claimed_at = now() WHERE stripe_id = {} AND (status IN ('received', 'failed') "
         "OR (status = 'processing' AND claimed_at < (now() - {}::interval))) "
-        "RETURNING id, type, payload", stripe_id, LEASE)
+        "RETURNING id, stripe_id, type, payload", stripe_id, LEASE)
     return rows[0] if rows else None
 
 
@@ -77,24 +206,78 @@ async def _finish(stripe_id: str, status: str, error: str = "") -> None:
         "WHERE stripe_id = {}", status, error[:2000], stripe_id)
 
 
-async def do_process_event(stripe_id: str) -> str:
-    """Run the handler for a stored event; the returned status is also stored."""
-    from server.domains.billing import handlers  # noqa: F401  -- registers the handlers
-
-    row = await _claim(stripe_id)
-    if row is None:
-        return "skipped"  # done already, or another worker holds a fresh lease
+async def _execute(row: dict[str, Any]) -> str:
+    """Run a claimed row's handler; the outcome is stored and returned (raised on failure)."""
     handler = HANDLERS.get(row["type"])
     if handler is None:
-        await _finish(stripe_id, "ignored")
+        await _finish(row["stripe_id"], "ignored")
         return "ignored"
     payload = row["payload"]
     event = json.loads(payload) if isinstance(payload, str) else payload
     try:
         await handler(event)
     except Exception as exc:
-        log.exception("stripe event failed", stripe_id=stripe_id, type=row["type"])
-        await _finish(stripe_id, "failed", f"{type(exc).__name__}: {exc}")
+        log.exception("stripe event failed", stripe_id=row["stripe_id"], type=row["type"])
+        await _finish(row["stripe_id"], "failed", f"{type(exc).__name__}: {exc}")
         raise
-    await _finish(stripe_id, "succeeded")
+    await _finish(row["stripe_id"], "succeeded")
     return "succeeded"
+
+
+async def do_process_event(stripe_id: str) -> str:
+    """Run the handler for one stored event (a retry, or a test); its status is also stored."""
+    from server.domains.billing import handlers  # noqa: F401  -- registers the handlers
+
+    row = await _claim(stripe_id)
+    if row is None:
+        return "skipped"  # done already, or another worker holds a fresh lease
+    return await _execute(row)
+
+
+async def _claim_batch(limit: int) -> list[dict[str, Any]]:
+    """Take up to `limit` received events (or orphaned claims) at once, oldest first."""
+    rows = await StripeEvent.raw(
+        "UPDATE stripe_events SET status = 'processing', attempts = attempts + 1, "
+        "claimed_at = now() WHERE id IN (SELECT id FROM stripe_events WHERE status = 'received' "
+        "OR (status = 'processing' AND claimed_at < (now() - {}::interval)) ORDER BY id "
+        "LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id, stripe_id, type, payload", LEASE, limit)
+    return sorted(rows, key=lambda r: r["id"])
+
+
+async def _handle(row: dict[str, Any]) -> None:
+    try:
+        await _execute(row)
+    except Exception:
+        # Retried on its own, with the per-event task's backoff.
+        await enqueue("tasks.billing.process_stripe_event", row["stripe_id"])
+
+
+async def _run_batch(rows: list[dict[str, Any]]) -> None:
+    ignored = [r["id"] for r in rows if r["type"] not in HANDLERS]
+    if ignored:  # no handler, no side effect: one UPDATE for all of them
+        await StripeEvent.raw(
+            "UPDATE stripe_events SET status = 'ignored', last_error = '', processed_at = now() "
+            "WHERE id = ANY({}::int[])", ignored)
+    for row in rows:
+        if row["type"] in HANDLERS:
+            await _handle(row)
+
+
+async def do_drain(batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
+    """Process stored events until none is left (or hand over to a new drain task)."""
+    from server.domains.billing import handlers  # noqa: F401  -- registers the handlers
+
+    done = 0
+    for _ in range(max_batches):
+        rows = await _claim_batch(batch)
+        if not rows:
+            # Delete the flag, then look once more: an event stored before the deletion is
+            # seen now; one stored after it sets the flag again and queues a new drain.
+            await get_redis().delete(DRAIN_FLAG)
+            rows = await _claim_batch(batch)
+            if not rows:
+                return done
+        await _run_batch(rows)
+        done += len(rows)
+    await enqueue(DRAIN_TASK)  # more may be waiting: the flag stays set, a fresh task goes on
+    return done

@@ -15,7 +15,7 @@ import msgspec
 
 from db.chat.tables import DmConversation, Message, Reaction, UserBlock
 from db.guilds.tables import AuditLog, GuildMember
-from realtime.emitter import atomic
+from realtime.emitter import after_write, atomic
 from realtime.rooms import channel_room, guild_room
 from server.domains.auth.schemas import CurrentUser
 from server.domains.chat import events, queries
@@ -118,11 +118,21 @@ async def _mentioned_members(guild_id: int, content: str, author_id: int) -> lis
     return sorted(r["id"] for r in rows)[:50]
 
 
-_INSERT = (
-    "WITH s AS (UPDATE {table} SET last_seq = last_seq + 1 WHERE id = {{}} RETURNING last_seq) "
-    "INSERT INTO messages ({column}, seq, author, client_msg_id, content, html, mentions, "
+# One statement: number the message, store it and move the sender's read marker. It runs
+# outside an explicit transaction (autocommit), so the stream row's lock, which serializes the
+# numbering, is held only while PostgreSQL executes and commits it: in a transaction block it
+# would also be held across the event loop's turns between the statements and the COMMIT,
+# which on a busy server (a large room's fan-out) capped a channel at a few dozen messages/s.
+_SEND = (
+    "WITH s AS (UPDATE {table} SET last_seq = last_seq + 1 WHERE id = {{}} RETURNING last_seq), "
+    "m AS (INSERT INTO messages ({column}, seq, author, client_msg_id, content, html, mentions, "
     "created_at) SELECT {{}}, s.last_seq, {{}}, {{}}, {{}}, {{}}, {{}}, now() FROM s "
-    "RETURNING id, seq, created_at")
+    "RETURNING id, seq, created_at), "
+    "r AS (INSERT INTO read_markers (\"user\", {column}, last_read_seq) "
+    "SELECT {{}}::bigint, {{}}::bigint, m.seq FROM m ON CONFLICT (\"user\", {column}) "
+    "DO UPDATE SET last_read_seq = GREATEST(read_markers.last_read_seq, "
+    "EXCLUDED.last_read_seq)) "
+    "SELECT id, seq, created_at FROM m")
 _MARK = (
     "INSERT INTO read_markers (\"user\", {column}, last_read_seq) VALUES ({{}}, {{}}, {{}}) "
     "ON CONFLICT (\"user\", {column}) DO UPDATE SET last_read_seq = "
@@ -140,14 +150,13 @@ async def do_send(user: CurrentUser, stream: Stream, draft: Draft, client_msg_id
                   mentioned: list[int]) -> SendResult:
     table, column, stream_id = _target(stream)
     try:
-        async with atomic():
-            rows = await Message.raw(_INSERT.format(table=table, column=column), stream_id,
+        async with after_write():
+            rows = await Message.raw(_SEND.format(table=table, column=column), stream_id,
                                      stream_id, user.id, client_msg_id, draft.content, draft.html,
-                                     mentioned)
+                                     mentioned, user.id, stream_id)
             if not rows:
                 raise NotFound("This conversation no longer exists", code="not_found")
             row = rows[0]
-            await Message.raw(_MARK.format(column=column), user.id, stream_id, row["seq"])
             message = MessageRead(
                 id=row["id"], channel_id=stream.channel_id, conversation_id=stream.conversation_id,
                 seq=row["seq"], author=Author(id=user.id, display_name=user.display_name),

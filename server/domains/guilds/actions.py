@@ -17,6 +17,7 @@ from server.domains.guilds.queries import (
 from server.domains.guilds.schemas import (
     ChannelRead, ModerationResult, PrimaryGuildRead,
 )
+from server.domains.tracking.actions import do_free_guild_attribution
 from server.errors import ClientError, Conflict, Forbidden, NotFound
 
 PRIMARY_LOCK = timedelta(days=30)
@@ -50,6 +51,7 @@ async def check_join(user: CurrentUser, slug: str) -> dict[str, Any]:
             "INSERT INTO guild_members (guild, \"user\", role, joined_at, paid_access) "
             "VALUES ({}, {}, 'member', now(), false) ON CONFLICT (guild, \"user\") DO NOTHING",
             guild["id"], user.id)
+    await do_free_guild_attribution(user.id, guild["id"])  # joined through a referral
     return guild
 
 

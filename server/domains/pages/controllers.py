@@ -99,3 +99,18 @@ class PagesController(Controller):
             return Redirect("/login")
         allowed = request.user.role.value in ("owner", "admin", "product_manager")
         return _page(request, "owner", allowed=allowed)
+
+    @get("/affiliate")
+    async def affiliate_dashboard(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        """Affiliates: live clicks, customers, MRR and balances; commissions, payouts, the link."""
+        if request.user is None:
+            return Redirect("/login")
+        return _page(request, "affiliate")
+
+    @get("/owner/affiliates")
+    async def owner_affiliates_page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        """Owners: every affiliate's balances, commissions, customers and risk level."""
+        if request.user is None:
+            return Redirect("/login")
+        return _page(request, "owner_affiliates",
+                     allowed=request.user.role.value in ("owner", "admin"))

@@ -1,0 +1,1 @@
+"""Affiliate tracking: link clicks, last-click attribution, and the affiliate dashboards."""

@@ -101,23 +101,41 @@ STATS = FanoutStats()
 
 
 class Corked:
-    """The sockets holding corked shared frames; one loop callback per pass writes them all."""
+    """The sockets holding corked shared frames, written out together by one loop callback.
+
+    The callback runs at the end of the current loop pass, or, right after a flush that itself
+    took a while (a large room: one write per socket), after a delay as long as that flush,
+    capped at MAX_DELAY_S: a busy server then gathers the events that arrive meanwhile and
+    writes each socket once for all of them instead of once per event, bounding the added
+    latency to the time it was about to spend writing anyway.
+    """
+
+    MAX_DELAY_S = 0.005
+    MIN_DELAY_S = 0.001  # below this a timer costs more than it saves
 
     def __init__(self) -> None:
         self._sockets: list[FanoutSocket] = []
+        self._last_flush_s = 0.0
 
     def add(self, sock: FanoutSocket) -> None:
         if not self._sockets:
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
+            delay = min(self._last_flush_s, self.MAX_DELAY_S)
+            if delay < self.MIN_DELAY_S:
+                loop.call_soon(self.flush)
+            else:
+                loop.call_later(delay, self.flush)
         self._sockets.append(sock)
 
     def flush(self) -> None:
+        started = time.perf_counter()
         sockets, self._sockets = self._sockets, []
         for sock in sockets:
             try:
                 sock._uncork()
             except Exception:  # one broken transport must not keep the others' frames
                 sock._fail()
+        self._last_flush_s = time.perf_counter() - started
 
 
 _CORKED = Corked()

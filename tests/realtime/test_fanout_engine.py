@@ -189,3 +189,21 @@ async def until_true(predicate, timeout: float = 5.0) -> None:
     while not predicate():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.005)
+
+
+async def test_after_a_long_flush_the_next_one_waits_to_gather_more_events():
+    from realtime import fanout
+
+    transport, sink = FakeTransport(), []
+    sock = make_socket(transport)
+    with_shared_target(sock, sink)
+    fanout._CORKED._last_flush_s = 0.003  # the previous flush took 3 ms
+    try:
+        assert sock.write_shared(SharedFrame("s0"))
+        await asyncio.sleep(0)
+        assert sink == []  # not at the end of this pass: gathering
+        assert sock.write_shared(SharedFrame("s1"))
+        await until_true(lambda: sink)
+        assert sink == [SharedFrame("s0").wire + SharedFrame("s1").wire]  # one write for both
+    finally:
+        fanout._CORKED._last_flush_s = 0.0

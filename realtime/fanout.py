@@ -434,14 +434,15 @@ class LocalFanout:
         STATS.inline += inline
         if slow:
             STATS.fallback += len(slow)
-            await self._send_slow(slow, event, args, namespace)
+            await self._send_slow(slow, frame, event, args, namespace)
 
-    async def _send_slow(self, eio_sids: list[str], event: str, args: list[Any],
-                         namespace: str) -> None:
-        pkt = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
-                                       data=[event, *args])
-        encoded = pkt.encode()
-        parts = encoded if isinstance(encoded, list) else [encoded]
+    async def _send_slow(self, eio_sids: list[str], frame: SharedFrame | None, event: str,
+                         args: list[Any], namespace: str) -> None:
+        if frame is not None:  # already encoded: the Socket.IO packet is the frame minus "4"
+            parts: list[Any] = [frame.text[1:]]
+        else:  # binary attachments: the library's encoding, in several parts
+            parts = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
+                                             data=[event, *args]).encode()
         eio_pkts = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
         for eio_sid in eio_sids:
             for p in eio_pkts:

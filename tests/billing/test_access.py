@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 
-from db.billing.tables import BillingCustomer, Plan, Product, Purchase
+from db.billing.tables import Plan, Product, Purchase
 from db.guilds.tables import GuildMember
 from server.domains.billing.purchases import GRACE, do_end_lapsed_grace
-from tests.billing.test_lifecycle import _advance
+from tests.billing.test_lifecycle import buy_then_fail_renewal
 from tests.billing.test_purchase_flow import _buy, _purchase_of, _until, shop  # noqa: F401
 from tests.factories import make_guild, make_member
 
@@ -123,14 +122,7 @@ def test_the_sweep_runs_hourly_from_beat():
 
 async def test_a_failed_renewal_keeps_access_for_the_grace_only(shop, make_client, login):  # noqa: F811
     buyer = await make_client()
-    me = (await login(buyer, "grace@example.com"))["user"]
-    await _buy(shop, buyer)
-    await _until(lambda: _purchase_of(me["id"]))
-    customer = await BillingCustomer.select().where(BillingCustomer.user == me["id"]).first()
-    async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
-        await emu.post(f"/_emulator/customers/{customer['stripe_customer_id']}/card",
-                       json={"card": "4000000000000341"})
-    await _advance(shop["emulator"], 31)
+    me = await buy_then_fail_renewal(shop, buyer, login, "grace@example.com")
 
     async def past_due():  # noqa: ANN202
         row = await _purchase_of(me["id"])

@@ -22,6 +22,19 @@ async def _advance(base: str, days: int) -> None:
         assert res.status_code == 200, res.text
 
 
+async def buy_then_fail_renewal(shop, buyer, login, email: str) -> dict:  # noqa: ANN001
+    """Sign in, subscribe, switch to a card that declines, run the clock past the renewal."""
+    me = (await login(buyer, email))["user"]
+    await _buy(shop, buyer)
+    await _until(lambda: _purchase_of(me["id"]))
+    customer = await BillingCustomer.select().where(BillingCustomer.user == me["id"]).first()
+    async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
+        await emu.post(f"/_emulator/customers/{customer['stripe_customer_id']}/card",
+                       json={"card": "4000000000000341"})
+    await _advance(shop["emulator"], 31)
+    return me
+
+
 async def test_renewal_moves_the_period_and_keeps_access(shop, make_client, login):  # noqa: F811
     buyer = await make_client()
     me = (await login(buyer, "renew@example.com"))["user"]
@@ -40,14 +53,7 @@ async def test_renewal_moves_the_period_and_keeps_access(shop, make_client, logi
 async def test_failed_renewal_is_past_due_then_expires_and_removes_access(shop, make_client,  # noqa: F811
                                                                          login):
     buyer = await make_client()
-    me = (await login(buyer, "dunning@example.com"))["user"]
-    await _buy(shop, buyer)
-    await _until(lambda: _purchase_of(me["id"]))
-    customer = await BillingCustomer.select().where(BillingCustomer.user == me["id"]).first()
-    async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
-        await emu.post(f"/_emulator/customers/{customer['stripe_customer_id']}/card",
-                       json={"card": "4000000000000341"})
-    await _advance(shop["emulator"], 31)
+    me = await buy_then_fail_renewal(shop, buyer, login, "dunning@example.com")
 
     async def past_due():  # noqa: ANN202
         return True if (await _purchase_of(me["id"]))["status"] == "PAST_DUE" else None

@@ -152,17 +152,8 @@ async def atomic() -> AsyncIterator[None]:
         async with DB.transaction():
             yield
         return
-    items: list[QueuedEvent] = []
-    hooks: dict[str, Callable[[], Awaitable[None]]] = {}
-    token, hooks_token = _pending.set(items), _after_commit.set(hooks)
-    try:
-        async with DB.transaction():
-            yield
-    finally:
-        _pending.reset(token)
-        _after_commit.reset(hooks_token)
-    await _run_hooks(hooks)
-    await flush(items)
+    async with _collecting(transaction=True):
+        yield
 
 
 @asynccontextmanager
@@ -173,12 +164,27 @@ async def after_write() -> AsyncIterator[None]:
     if _pending.get() is not None:
         yield
         return
-    items: list[QueuedEvent] = []
-    token = _pending.set(items)
-    try:
+    async with _collecting(transaction=False):
         yield
+
+
+@asynccontextmanager
+async def _collecting(transaction: bool) -> AsyncIterator[None]:
+    """Collect the block's events and after-commit hooks; on a clean exit run the hooks, then
+    publish the events (on an error both are dropped)."""
+    items: list[QueuedEvent] = []
+    hooks: dict[str, Callable[[], Awaitable[None]]] = {}
+    token, hooks_token = _pending.set(items), _after_commit.set(hooks)
+    try:
+        if transaction:
+            async with DB.transaction():
+                yield
+        else:
+            yield
     finally:
         _pending.reset(token)
+        _after_commit.reset(hooks_token)
+    await _run_hooks(hooks)
     await flush(items)
 
 
@@ -187,7 +193,7 @@ def on_commit(key: str, hook: Callable[[], Awaitable[None]]) -> None:
     are published: a cache dropped here cannot be re-read stale by a client reacting to them."""
     hooks = _after_commit.get()
     if hooks is None:
-        raise RuntimeError("on_commit hooks must be registered inside db atomic()")
+        raise RuntimeError("on_commit hooks must be registered inside atomic() or after_write()")
     hooks.setdefault(key, hook)
 
 

@@ -13,14 +13,26 @@ profiles put most of a busy room's CPU there, not in JSON. Here:
   the same per-socket path, so per-socket order is kept;
 - polling clients (and clients mid-upgrade) keep the library's queue and writer.
 
-The hooks used are private (`AsyncServer._engineio_server_class`, engine.io's `_trigger_event`
-and `AsyncSocket._websocket_handler`, the pub/sub manager's `_handle_emit`), so the versions of
-python-socketio and python-engineio are pinned in pyproject.toml and
-tests/realtime/test_conformance.py drives the official JavaScript client through them.
+The hooks used are private (`AsyncServer._engineio_server_class` and `_handle_connect`,
+engine.io's `_trigger_event` and `AsyncSocket._websocket_handler`, the pub/sub manager's
+`_handle_emit`, uvicorn's websockets-sansio protocol attributes), so python-socketio,
+python-engineio, uvicorn and websockets are pinned in pyproject.toml;
+tests/realtime/test_conformance.py drives the official JavaScript client through them and
+tests/realtime/test_lean_socket.py serves real websockets through the lean protocol.
+
+Memory per idle socket is the other cost of a big room (thousands of sockets that mostly wait).
+An open websocket otherwise keeps: asyncio queues and events (each holds a deque of about 760 B)
+in uvicorn's protocol and in engine.io's socket, its handshake request three times over
+(websockets' Request, the ASGI scope's header list, engine.io's environ with a class built per
+request), a timer handle per socket for the next ping and another per read for the idle limit.
+`LeanWebSocketProtocol` (uvicorn's `--ws` class), `FanoutSocket._attach` and
+`FanoutServer._handle_connect` drop what the open connection no longer needs, and one
+`PingWheel` per process schedules every socket's pings.
 """
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Coroutine
@@ -81,10 +93,187 @@ class SharedFrame:
 def _shared_frame_target(send: Any) -> Any:
     """uvicorn's websockets-sansio protocol behind an ASGI send, when frames can be shared."""
     proto = getattr(send, "__self__", None)
-    if (WebSocketsSansIOProtocol is not None and type(proto) is WebSocketsSansIOProtocol
+    if (WebSocketsSansIOProtocol is not None
+            and type(proto) in (WebSocketsSansIOProtocol, LeanWebSocketProtocol)
             and not proto.conn.extensions):
         return proto
     return None
+
+
+class _Waiters:
+    """Futures of the coroutines waiting on a lean queue or flag; the list exists only while
+    someone waits (an asyncio primitive keeps a deque of about 760 B per instance)."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(waiter)
+
+    def _wake(self, every: bool) -> None:
+        for waiter in self._waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+                if not every:
+                    return
+
+
+class LeanQueue(_Waiters):
+    """The part of asyncio.Queue uvicorn's websocket protocol uses (put_nowait, get, empty),
+    without three deques and an Event per connection. Unbounded, like the queue it replaces."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Any] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake(every=False)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> Any:
+        while not self._items:
+            await self._wait()
+        return self._items.pop(0)  # a handful at most: uvicorn pauses reading per message
+
+
+class LeanEvent(_Waiters):
+    """asyncio.Event without its deque: uvicorn's `writable` flag (set nearly always)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self, value: bool = False) -> None:
+        super().__init__()
+        self._set = value
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        self._wake(every=True)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if not self._set:
+            await self._wait()
+        return True
+
+
+_BaseProtocol: Any = WebSocketsSansIOProtocol if WebSocketsSansIOProtocol is not None else object
+
+
+class LeanWebSocketProtocol(_BaseProtocol):
+    """uvicorn's websockets-sansio protocol (`--ws realtime.fanout:LeanWebSocketProtocol`) with
+    less kept per open connection: a lean receive queue and writable flag, and the handshake's
+    request headers and response released once the 101 is written (websockets' parser keeps
+    the Request object for the connection's life; its headers are what weigh)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = LeanQueue()
+        self.writable = LeanEvent(True)
+
+    def start_keepalive(self) -> None:
+        # Called once, right after the 101 response went out: nothing reads them afterwards.
+        request = getattr(self, "request", None)
+        if request is not None:
+            request.headers.clear()
+            self.request = None
+        self.response = None
+        super().start_keepalive()
+
+
+class _Detached:
+    """Stands in for engine.io's per-socket queue once the socket writes inline (FanoutSocket
+    never queues after that); `close(wait=True)` still joins it."""
+
+    __slots__ = ()
+
+    async def join(self) -> None:
+        return None
+
+    def qsize(self) -> int:
+        return 0
+
+    def get_nowait(self) -> Any:
+        raise asyncio.QueueEmpty
+
+    def task_done(self) -> None:
+        return None
+
+    def put_nowait(self, item: Any) -> None:
+        raise RuntimeError("this socket writes inline; nothing may be queued after the upgrade")
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
+
+
+_DETACHED = _Detached()
+
+
+class PingWheel:
+    """Every socket's next engine.io ping, in one-second buckets served by one timer per
+    process, instead of a timer handle (and a context copy) per socket. A ping leaves up to a
+    second late, well inside the client's allowance (ping interval + ping timeout)."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, list[FanoutSocket]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, sock: FanoutSocket, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop (tests): the old one's buckets are void
+            self._buckets, self._loop, self._timer = {}, loop, None
+        slot = math.ceil(loop.time() + delay)
+        bucket = self._buckets.get(slot)
+        if bucket is None:
+            self._buckets[slot] = bucket = []
+        bucket.append(sock)
+        if self._timer is None or slot < self._timer.when():
+            self._arm(slot)
+
+    def _arm(self, slot: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(slot, self._tick)  # type: ignore[union-attr]
+
+    def _tick(self) -> None:
+        self._timer = None
+        now = self._loop.time()  # type: ignore[union-attr]
+        for slot in [s for s in self._buckets if s <= now]:
+            for sock in self._buckets.pop(slot):
+                try:
+                    sock._ping_due()
+                except Exception:  # one broken socket must not cost the others their ping
+                    sock._fail()
+        if self._buckets:
+            self._arm(min(self._buckets))
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self._buckets.values())
+
+
+_PINGS = PingWheel()
 
 
 class FanoutStats:
@@ -95,6 +284,7 @@ class FanoutStats:
     inline = 0
     fallback = 0
     blocked = 0
+    overflowed = 0  # sockets closed because too much waited behind a blocked send
 
 
 STATS = FanoutStats()
@@ -103,11 +293,12 @@ STATS = FanoutStats()
 class Corked:
     """The sockets holding corked shared frames, written out together by one loop callback.
 
-    The callback runs at the end of the current loop pass, or, right after a flush that itself
-    took a while (a large room: one write per socket), after a delay as long as that flush,
-    capped at MAX_DELAY_S: a busy server then gathers the events that arrive meanwhile and
-    writes each socket once for all of them instead of once per event, bounding the added
-    latency to the time it was about to spend writing anyway.
+    The callback runs at the end of the current loop pass. When the server is busy writing (the
+    last flush took a while, a large room being one write per socket, and ended less than that
+    long ago), it runs after a delay as long as that flush, capped at MAX_DELAY_S: the events
+    that arrive meanwhile are gathered and each socket is written once for all of them instead
+    of once per event, bounding the added latency to the time it was about to spend writing
+    anyway. An event after a quiet spell is written at once: there is nothing to gather.
     """
 
     MAX_DELAY_S = 0.005
@@ -116,11 +307,13 @@ class Corked:
     def __init__(self) -> None:
         self._sockets: list[FanoutSocket] = []
         self._last_flush_s = 0.0
+        self._last_flush_end = 0.0  # time.perf_counter() when the last flush ended
 
     def add(self, sock: FanoutSocket) -> None:
         if not self._sockets:
             loop = asyncio.get_running_loop()
-            delay = min(self._last_flush_s, self.MAX_DELAY_S)
+            busy = time.perf_counter() - self._last_flush_end < self._last_flush_s
+            delay = min(self._last_flush_s, self.MAX_DELAY_S) if busy else 0.0
             if delay < self.MIN_DELAY_S:
                 loop.call_soon(self.flush)
             else:
@@ -135,7 +328,8 @@ class Corked:
                 sock._uncork()
             except Exception:  # one broken transport must not keep the others' frames
                 sock._fail()
-        self._last_flush_s = time.perf_counter() - started
+        self._last_flush_end = time.perf_counter()
+        self._last_flush_s = self._last_flush_end - started
 
 
 _CORKED = Corked()
@@ -144,9 +338,15 @@ _CORKED = Corked()
 class FanoutSocket(async_socket.AsyncSocket):
     """An engine.io socket that, once on websocket, writes frames inline in order."""
 
+    # A socket with this much waiting behind a blocked send is too slow for its rooms: it is
+    # closed, and its client reconnects and catches up by seq (instead of the server holding an
+    # ever longer backlog until the ping timeout).
+    MAX_BACKLOG_BYTES = 1 << 20
+
     _send: Any = None  # the ASGI send of the websocket, set once the upgrade is complete
     _proto: Any = None  # uvicorn's protocol object when shared frame bytes may be written to it
     _backlog: deque[str | bytes] | None = None  # frames waiting behind a blocked send
+    _backlog_bytes = 0
     _drainer: asyncio.Task[None] | None = None
     _dead = False  # a write failed or the websocket ended: drop further frames
     _corked: list[SharedFrame] | None = None  # shared frames taken in this loop pass
@@ -202,6 +402,10 @@ class FanoutSocket(async_socket.AsyncSocket):
             return
         if self._drainer is not None:
             self._backlog.append(frame)  # type: ignore[union-attr]
+            self._backlog_bytes += len(frame)
+            if self._backlog_bytes > self.MAX_BACKLOG_BYTES:
+                STATS.overflowed += 1
+                self._fail()
             return
         coro = self._send(_message(frame))
         try:
@@ -224,8 +428,10 @@ class FanoutSocket(async_socket.AsyncSocket):
                 except Exception:  # the send reads the outcome itself when resumed
                     pass
                 blocked = _start(coro)
-            while self._backlog:
-                await self._send(_message(self._backlog.popleft()))
+            while self._backlog and not self._dead:
+                frame = self._backlog.popleft()
+                self._backlog_bytes -= len(frame)
+                await self._send(_message(frame))
         except asyncio.CancelledError:
             coro.close()
             raise
@@ -236,8 +442,19 @@ class FanoutSocket(async_socket.AsyncSocket):
 
     def _fail(self) -> None:
         # The reader loop sees the closed websocket and runs the library's disconnect.
-        if not self._dead:
-            self._dead = True
+        if self._dead:
+            return
+        self._dead = True
+        self._backlog_bytes = 0
+        if self._backlog:
+            self._backlog.clear()
+        owner = getattr(self._send, "__self__", None)
+        writable = getattr(owner, "writable", None)
+        if writable is not None and not writable.is_set():
+            # Paused by flow control: a close frame would wait behind data the peer does not
+            # read, and the reader with it. Aborting ends the connection at once.
+            owner.transport.abort()
+        else:
             self.server.start_background_task(self._close_ws)
 
     async def _close_ws(self) -> None:
@@ -255,6 +472,14 @@ class FanoutSocket(async_socket.AsyncSocket):
         if pkt.packet_type == eio_packet.CLOSE:
             await self._flush_then_close()
 
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        await super().close(wait=wait, abort=abort, reason=reason)
+        # A ping timeout found by engine.io's service task closes the socket without writing
+        # (its CLOSE packet is refused by the same check): end the websocket too, which ends
+        # the read loop, as the library's timed-out reader and writer would.
+        if self._send is not None and self.closed:
+            self._fail()
+
     async def _flush_then_close(self) -> None:
         drainer = self._drainer
         if drainer is not None:
@@ -265,11 +490,11 @@ class FanoutSocket(async_socket.AsyncSocket):
         self._fail()
 
     def schedule_ping(self) -> None:
-        # The library starts a task per socket that sleeps until the next ping; a timer handle
-        # costs a fraction of its memory, and on websocket the ping is written inline.
+        # The library starts a task per socket that sleeps until the next ping; the wheel keeps
+        # a list slot per socket instead, and on websocket the ping is written inline.
         if self.last_ping:
             self.last_ping = None
-            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
+            _PINGS.add(self, self.server.ping_interval)
 
     def _ping_due(self) -> None:
         if self.closing or self.closed:
@@ -293,6 +518,7 @@ class FanoutSocket(async_socket.AsyncSocket):
             self.queue.task_done()
             if pkt is not None:
                 self.write(pkt.encode())
+        self.queue = _DETACHED  # its deques and event are about 3 KB per socket
 
     async def _detach(self) -> None:
         self._dead = True
@@ -318,13 +544,12 @@ class FanoutSocket(async_socket.AsyncSocket):
             self.connected = True
             self.upgraded = True
         self._attach(ws)
-        idle_limit = self.server.ping_interval + self.server.ping_timeout
         while True:
+            # No idle timer per read (the library's wait_for): a peer that stops answering pings
+            # is closed by engine.io's service task (check_ping_timeout), which then ends this
+            # read with the websocket's close.
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for wraps each read in a Task,
-                # a cost per message and a Task kept per idle socket.
-                async with asyncio.timeout(idle_limit):
-                    p = await websocket_wait()
+                p = await websocket_wait()
             except BaseException:
                 break
             if p is None:
@@ -383,8 +608,39 @@ class FanoutEngine(engineio.AsyncServer):
 class FanoutServer(socketio.AsyncServer):
     """Socket.IO server on the FanoutEngine."""
 
+    # What a connection's environ keeps once its connect handler has accepted it (see
+    # `_handle_connect`): the request line, the peer and the headers worth logging.
+    KEPT_ENVIRON = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "HTTP_HOST",
+                    "HTTP_ORIGIN", "HTTP_USER_AGENT")
+
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return FanoutEngine
+
+    async def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        ns = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, ns)
+        if sid is not None and self.manager.is_connected(sid, ns):
+            self._trim_environ(eio_sid)
+
+    def _trim_environ(self, eio_sid: str) -> None:
+        """Release the handshake request an accepted connection no longer needs.
+
+        engine.io's environ holds every header decoded, the ASGI callables and an input
+        object whose class is built per request (about 5 KB in all), and the ASGI scope it
+        points to keeps the raw header list: all alive for the connection's life. The connect
+        handler has read them (cookie, origin, host); `get_environ` keeps KEPT_ENVIRON. Only
+        the default namespace is served here, so no later namespace connect needs the rest.
+        """
+        environ = self.environ.get(eio_sid)
+        if not environ or "asgi.scope" not in environ:
+            return
+        scope = environ["asgi.scope"]
+        kept = {k: environ[k] for k in self.KEPT_ENVIRON if k in environ}
+        environ.clear()  # in place: engine.io's frames above the websocket reader hold it too
+        environ.update(kept)
+        if scope.get("type") == "websocket":
+            scope["headers"] = []
 
 
 def encode_frame(server: socketio.AsyncServer, event: str, data: list[Any],

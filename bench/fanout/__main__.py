@@ -307,10 +307,13 @@ def ours_env(ctx: Ctx, port: int, origin_port: int) -> dict[str, str]:
     return env
 
 
-def uvicorn_argv(app: str, port: int) -> list[str]:
-    # The flags of the Procfile's web line, for ours and the python peer alike.
-    return [venv_bin("uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
-            "--ws", "websockets-sansio", "--timeout-graceful-shutdown", "5"]
+def uvicorn_argv(app: str, port: int, engine: bool) -> list[str]:
+    # The flags of the Procfile's web line. Targets on the fan-out engine (ours, pyfast) get its
+    # lean websocket protocol as the Procfile does; the stock peers keep uvicorn's own.
+    ws = (["--ws", "realtime.fanout:LeanWebSocketProtocol", "--ws-ping-interval", "0"] if engine
+          else ["--ws", "websockets-sansio"])
+    return [venv_bin("uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), *ws,
+            "--ws-per-message-deflate", "false", "--timeout-graceful-shutdown", "5"]
 
 
 def peer_env(ctx: Ctx, target: str, procs: int) -> dict[str, str]:
@@ -334,12 +337,12 @@ def start_target(ctx: Ctx, target: str, procs: int, clients: int) -> Setup:
     for i, port in enumerate(ports):
         log = ctx.work / "logs" / f"{target}-{clients}c-{procs}p-{i}.log"
         if target == "ours":
-            proc = spawn(f"ours:{port}", uvicorn_argv("server.app:asgi", port), ours_env(ctx, port, ports[0]),
+            proc = spawn(f"ours:{port}", uvicorn_argv("server.app:asgi", port, engine=True), ours_env(ctx, port, ports[0]),
                          log, SERVER_CORE)
             servers.append(proc)
             wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, proc, proc.name)
         elif target in PEER_APPS:
-            proc = spawn(f"{target}:{port}", uvicorn_argv(PEER_APPS[target], port), peer_env(ctx, target, procs),
+            proc = spawn(f"{target}:{port}", uvicorn_argv(PEER_APPS[target], port, engine=target == "pyfast"), peer_env(ctx, target, procs),
                          log, SERVER_CORE)
             servers.append(proc)
             wait_for(lambda: tcp_answers("127.0.0.1", port), proc, proc.name)

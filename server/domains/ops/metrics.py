@@ -53,6 +53,9 @@ class FanoutCollector(Collector):
         family.add_metric(["library"], float(STATS.fallback))
         family.add_metric(["blocked"], float(STATS.blocked))
         yield family
+        yield CounterMetricFamily("realtime_fanout_slow_sockets_closed",
+                                  "Sockets closed for a backlog over the limit behind a blocked send",
+                                  value=float(STATS.overflowed))
 
 
 _registered = False

@@ -31,6 +31,9 @@ class QueuedEvent(msgspec.Struct, frozen=True):
     skip_sid: str | None = None
     # Events with the same key within COALESCE_S go out as the first and the latest only.
     coalesce: str | None = None
+    # Among coalesced events, "latest" is the highest rank (a channel's seq), not the last to
+    # arrive: concurrent sends publish after their commits in either order.
+    rank: int = 0
 
 
 COALESCE_S = 1.0
@@ -45,20 +48,23 @@ class Coalescer:
     """
 
     def __init__(self) -> None:
-        self._open: dict[str, QueuedEvent | None] = {}
+        # Per open key: the rank published on the leading edge, the trailing candidate.
+        self._open: dict[str, tuple[int, QueuedEvent | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def offer(self, item: QueuedEvent) -> None:
         key = item.coalesce or ""
         if key in self._open:
-            self._open[key] = item  # the latest wins the trailing edge
+            sent, trailing = self._open[key]
+            if item.rank >= (trailing.rank if trailing is not None else sent):
+                self._open[key] = (sent, item)  # the latest (highest rank) wins the trailing edge
             return
-        self._open[key] = None
+        self._open[key] = (item.rank, None)
         asyncio.get_running_loop().call_later(COALESCE_S, self._close, key)
         await _publish(item)
 
     def _close(self, key: str) -> None:
-        latest = self._open.pop(key, None)
+        _, latest = self._open.pop(key, (0, None))
         if latest is not None:
             task = asyncio.ensure_future(self._trailing(latest))
             self._tasks.add(task)
@@ -79,22 +85,30 @@ _pending: contextvars.ContextVar[list[QueuedEvent] | None] = contextvars.Context
 _after_commit: contextvars.ContextVar[dict[str, Callable[[], Awaitable[None]]] | None] = (
     contextvars.ContextVar("realtime_after_commit", default=None))
 _manager: socketio.AsyncRedisManager | None = None
+# Publishes in flight per process. The manager's Redis pool refuses a connection past its size,
+# and its retry then replaces the whole client with a new pool: a burst (thousands of
+# disconnects, a bulk job) would churn connections and could drop events. Waiting here keeps
+# the burst on one pool.
+MAX_PUBLISHING = 64
+_gate: asyncio.Semaphore | None = None
 # Tests swap the sender to capture what would have been published.
 _sender: Callable[[QueuedEvent], Any] | None = None
 
 
 def _get_manager() -> socketio.AsyncRedisManager:
-    global _manager
+    global _manager, _gate
     if _manager is None:
         _manager = socketio.AsyncRedisManager(get_settings().redis_url, channel=CHANNEL,
                                               write_only=True)
+        _gate = asyncio.Semaphore(MAX_PUBLISHING)
     return _manager
 
 
 def reset_manager() -> None:
-    """Forget the manager (its Redis connection belongs to the event loop that made it)."""
-    global _manager
-    _manager = None
+    """Forget the manager (its Redis connection and the gate belong to the event loop that
+    made them)."""
+    global _manager, _gate
+    _manager, _gate = None, None
 
 
 def set_sender(sender: Callable[[QueuedEvent], Any] | None) -> None:
@@ -103,13 +117,13 @@ def set_sender(sender: Callable[[QueuedEvent], Any] | None) -> None:
 
 
 def queue(room: str, event: str, payload: msgspec.Struct, skip_sid: str | None = None,
-          coalesce: str | None = None) -> None:
+          coalesce: str | None = None, rank: int = 0) -> None:
     """Queue an event for after the current atomic() block commits."""
     pending = _pending.get()
     if pending is None:
         raise RuntimeError("realtime events must be queued inside db atomic()")
     pending.append(QueuedEvent(room=room, event=event, payload=payload, skip_sid=skip_sid,
-                               coalesce=coalesce))
+                               coalesce=coalesce, rank=rank))
 
 
 async def publish_ephemeral(room: str, event: str, payload: msgspec.Struct,
@@ -125,8 +139,11 @@ async def _publish(item: QueuedEvent) -> None:
             await result
         return
     data = msgspec.to_builtins(item.payload)
-    await _get_manager().emit(item.event, data, room=item.room, namespace="/",
-                              skip_sid=item.skip_sid)
+    manager = _get_manager()
+    assert _gate is not None
+    async with _gate:
+        await manager.emit(item.event, data, room=item.room, namespace="/",
+                           skip_sid=item.skip_sid)
 
 
 async def flush(items: list[QueuedEvent]) -> None:

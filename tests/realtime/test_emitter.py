@@ -130,3 +130,45 @@ async def test_coalesced_events_send_the_first_and_the_latest(captured_events, m
     await asyncio.sleep(0.5)
     # The trailing edge carries the latest value; nothing in between is sent.
     assert [e["payload"]["n"] for e in captured_events] == [1, 100, 5]
+
+
+async def test_the_trailing_edge_carries_the_highest_rank_not_the_last_arrival(
+        captured_events, monkeypatch):
+    """Concurrent sends commit seq 2..5 but publish in another order: the unread summary must
+    end on seq 5, and nothing below what was already sent goes out."""
+    monkeypatch.setattr(emitter, "COALESCE_S", 0.2)
+    for n in (3, 5, 2, 4):
+        async with atomic():
+            emitter.queue("guild:1", "test.ping", Ping(n=n), coalesce="k", rank=n)
+    await asyncio.sleep(0.5)
+    assert [e["payload"]["n"] for e in captured_events] == [3, 5]
+    async with atomic():  # a new window: a lower rank than anything sent is still sent once
+        emitter.queue("guild:1", "test.ping", Ping(n=1), coalesce="k", rank=1)
+    assert [e["payload"]["n"] for e in captured_events] == [3, 5, 1]
+
+
+async def test_a_burst_of_publishes_reaches_redis_on_one_connection_pool():
+    """More events at once than the manager's pool has connections: none is dropped, and the
+    manager is not torn down and rebuilt (its retry on a full pool replaces the client)."""
+    listener = aioredis.Redis.from_url(get_settings().redis_url)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(emitter.CHANNEL)
+    await pubsub.get_message(timeout=1.0)
+    emitter.reset_manager()
+    await emitter.publish_ephemeral("burst:0", "test.ping", Ping(n=0))
+    client = emitter._get_manager().redis
+    n = 400  # the pool holds 100 connections
+    await asyncio.gather(*(emitter.publish_ephemeral(f"burst:{i}", "test.ping", Ping(n=i))
+                           for i in range(1, n + 1)))
+    seen = set()
+    while True:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+        if message is None:
+            break
+        data = json.loads(message["data"])
+        if data["room"].startswith("burst:"):
+            seen.add(data["data"][0]["n"])
+    await pubsub.aclose()
+    await listener.aclose()
+    assert seen == set(range(n + 1))
+    assert emitter._get_manager().redis is client

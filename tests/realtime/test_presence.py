@@ -46,3 +46,19 @@ async def test_presence_changes_within_a_window_are_batched(captured_events, mon
     assert captured_events[-1]["room"] == "guild:5"
     assert captured_events[-1]["payload"] == {
         "type": "presence_batch", "guild_id": 5, "online": [2], "offline": [3]}
+
+
+async def test_a_mass_disconnect_waits_for_connections_instead_of_failing():
+    """Thousands of sockets dropping at once (a proxy restart) each update presence: more
+    concurrent commands than the pool has connections must queue, not raise, or users would
+    stay "online" with no socket."""
+    import asyncio
+
+    from server import redis as redis_module
+
+    users = range(1000, 1000 + 4 * redis_module.MAX_CONNECTIONS)
+    await asyncio.gather(*(presence.connect(u, f"sid-{u}") for u in users))
+    left = await asyncio.gather(*(presence.disconnect(u, f"sid-{u}") for u in users))
+    assert all(left)
+    assert await presence.online_among(list(users)) == set()
+    assert get_redis().connection_pool.max_connections == redis_module.MAX_CONNECTIONS

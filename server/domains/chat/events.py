@@ -79,7 +79,8 @@ def notify_new(stream: Stream, message: MessageRead, mentioned: list[int]) -> No
         emitter.queue(channel_room(stream.channel_id), "new_message", NewMessage(message=message))
         emitter.queue(guild_room(stream.guild_id), "channel_activity", ChannelActivity(
             guild_id=stream.guild_id, channel_id=stream.channel_id, last_seq=message.seq,
-            author_id=message.author.id), coalesce=f"activity:{stream.channel_id}")
+            author_id=message.author.id), coalesce=f"activity:{stream.channel_id}",
+            rank=message.seq)
         for user_id in mentioned:
             emitter.queue(user_room(user_id), "mention", Mention(
                 guild_id=stream.guild_id, channel_id=stream.channel_id, message=message))

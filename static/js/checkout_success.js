@@ -1,8 +1,9 @@
 // Back from Stripe Checkout: the confirmation is pushed over Socket.IO (no polling loop).
-// When the socket connects, the page reads the status once, in case the push went out
-// before this page was listening.
+// Once the socket is connected (already, or later), the page reads the status once, in case
+// the push went out before this page was listening. session.js is a separate module script:
+// its socket may have connected before this one ran, so a bare "connect" handler could miss it.
 import { api } from "./api.js";
-import { socket } from "./session.js";
+import { onConnect, socket } from "./realtime.js";
 
 const box = document.getElementById("checkout");
 const sessionId = box?.dataset.sessionId;
@@ -27,7 +28,7 @@ socket.on("payment_succeeded", async (event) => {
   confirm(slug);
 });
 
-socket.on("connect", async () => {
+onConnect(async () => {
   if (!sessionId || box?.dataset.state === "confirmed") return;
   const status = await api("GET", `/api/payments/checkout-status?session_id=${encodeURIComponent(sessionId)}`)
     .catch(() => null);

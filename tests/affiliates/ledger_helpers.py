@@ -51,11 +51,11 @@ async def make_sale(affiliate_id: int | None, percent: int = 30, source: str = "
 
 
 async def make_invoice(purchase_id: int, amount_cents: int, paid_at: datetime = T0,
-                       status: str = "paid") -> int:
+                       status: str = "paid", currency: str = "eur") -> int:
     rows = await q("INSERT INTO invoices (stripe_invoice_id, purchase, amount_paid_cents, "
                    "amount_refunded_cents, currency, status, paid_at, created_at) VALUES "
-                   "({}, {}, {}, 0, 'eur', {}, {}, now()) RETURNING id",
-                   f"in_test_{next(_n)}", purchase_id, amount_cents, status, paid_at)
+                   "({}, {}, {}, 0, {}, {}, {}, now()) RETURNING id",
+                   f"in_test_{next(_n)}", purchase_id, amount_cents, currency, status, paid_at)
     return rows[0]["id"]
 
 

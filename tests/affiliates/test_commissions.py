@@ -152,6 +152,21 @@ async def _count_tasks_done() -> bool | None:
     return True if done >= 2 and matured >= 1 else None
 
 
+async def test_an_invoice_in_another_currency_earns_no_commission_and_is_not_drift():
+    """Balances are kept in one currency: USD cents added to EUR cents would be wrong money."""
+    from server.domains.affiliates.commissions import do_catch_up
+
+    aff = await make_affiliate()
+    sale = await make_sale(aff["id"])  # a plan with a commission (made before the catalog rule)
+    inv = await make_invoice(sale["purchase_id"], 10_000, currency="usd")
+    assert (await do_sync_invoice(inv)).posted == []
+    assert await commission_of(inv) is None
+    assert await do_catch_up() == 0  # not picked up again and again as a missing commission
+    eur = await make_invoice(sale["purchase_id"], 10_000)
+    assert (await do_sync_invoice(eur)).posted == ["commission"]
+    await assert_ledger_invariants()
+
+
 async def test_the_catch_up_sync_finds_invoices_whose_effects_are_missing():
     from server.domains.affiliates.commissions import do_catch_up, do_sync_purchase
     from tests.affiliates.ledger_helpers import set_invoice

@@ -194,6 +194,13 @@ async def test_owner_sees_each_affiliates_counts_commissions_and_customers(make_
     buyer, purchase = await _bought(alice, plan)
     await _commission(alice, purchase, 750, "PENDING_LOCK")
     await TrackingEvent.insert(TrackingEvent(affiliate=alice["id"]))
+    from realtime.emitter import atomic
+    from server.domains.affiliates import ledger
+
+    async with atomic():  # money on alice's ledger: the list reads every account's sum
+        await ledger.post("test:owner-list", "commission", alice["id"], [
+            ledger.Leg(ledger.LOCKED, alice["id"], 750),
+            ledger.Leg(ledger.PLATFORM_COMMISSIONS, None, -750)])
     await User.insert(User(platform="weokto", email="boss@example.com", role="owner"))
     owner = await make_client()
     await login(owner, "boss@example.com")
@@ -201,6 +208,8 @@ async def test_owner_sees_each_affiliates_counts_commissions_and_customers(make_
     assert [a["slug"] for a in listed] == ["alice", "bob"]
     assert {k: listed[0][k] for k in ("clicks", "customers", "commissions", "risk_level")} == {
         "clicks": 1, "customers": 1, "commissions": 1, "risk_level": "NORMAL"}
+    assert [(a["locked_cents"], a["available_cents"], a["debt_cents"]) for a in listed] == [
+        (750, 0, 0), (0, 0, 0)]
     detail = (await owner.get(f"/api/owner/affiliates/{alice['id']}")).json()
     assert detail["affiliate"]["slug"] == "alice"
     assert detail["commissions"][0]["customer_email"].endswith("@example.com")

@@ -59,6 +59,18 @@ async def test_the_database_rejects_unbalanced_transactions_and_negative_balance
     await assert_ledger_invariants()
 
 
+@pytest.mark.parametrize("account", ["platform_payouts", "bonus"])
+async def test_the_database_accepts_only_the_accounts_the_code_posts_to(account):
+    aff, _ = await _funded_affiliate()
+    owner = None if account.startswith("platform_") else aff["id"]
+    with pytest.raises(asyncpg.CheckViolationError, match="ledger_entry_account"):
+        async with atomic():
+            await ledger.post(f"test:{account}", "commission", aff["id"], [
+                Leg("available", aff["id"], 5), Leg(account, owner, -5)])
+    assert await q("SELECT count(*) AS n FROM ledger_transactions WHERE idempotency_key LIKE "
+                   "'test:%'") == [{"n": 0}]
+
+
 async def test_a_cause_is_posted_once():
     aff, inv = await _funded_affiliate()
     legs = [Leg("locked", aff["id"], 7), Leg("platform_commissions", None, -7)]
@@ -114,7 +126,7 @@ async def test_my_ledger_shows_balances_after_each_entry_with_filters_and_pages(
     other = await make_client()
     await login(other, "not-an-affiliate@example.com")
     res = await other.get("/api/affiliate/ledger")
-    assert res.status_code == 404 and res.json()["error"]["code"] == "affiliate_not_found"
+    assert res.status_code == 404 and res.json()["error"]["code"] == "not_an_affiliate"
 
 
 async def test_the_owner_reads_any_ledger_and_exports_it_as_csv(make_client, login):

@@ -70,6 +70,26 @@ async def test_plan_validation_names_the_field(seller, body, field):
     assert field in str(res.json()["error"]["details"])
 
 
+async def test_a_commission_is_offered_only_on_plans_in_the_ledger_currency(seller):
+    product = (await seller.post("/api/owner/products", json={"name": "Dollar Club"})).json()
+    base = {"product_id": product["id"], "name": "Monthly", "price_cents": 2000,
+            "interval": "MONTHLY", "currency": "usd"}
+    refused = await seller.post("/api/owner/plans", json={**base, "commission_percent": 25})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "commission_currency"
+    assert "EUR" in refused.json()["error"]["message"]
+    assert (await seller.get(f"/api/owner/plans?product_id={product['id']}")).json() == []
+    plan = (await seller.post("/api/owner/plans", json=base)).json()
+    assert (plan["currency"], plan["commission_percent"]) == ("usd", 0)  # no default commission
+    patched = await seller.patch(f"/api/owner/plans/{plan['id']}", json={"commission_percent": 10})
+    assert patched.status_code == 400 and patched.json()["error"]["code"] == "commission_currency"
+    renamed = await seller.patch(f"/api/owner/plans/{plan['id']}", json={"name": "Monthly USD"})
+    assert renamed.status_code == 200 and renamed.json()["commission_percent"] == 0
+    eur = (await seller.post("/api/owner/plans", json={**base, "currency": "eur",
+                                                       "commission_percent": 0})).json()
+    assert eur["commission_percent"] == 0  # an explicit 0 in euros is kept, not the default
+
+
 async def test_button_key_conflict_and_bad_urls(seller):
     _, plan, button = await _product_plan_button(seller)
     base = {"plan_id": plan["id"], "display_name": "B", "success_url": "https://a.b/ok",

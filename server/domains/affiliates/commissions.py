@@ -101,9 +101,6 @@ async def _invoice(invoice_id: int) -> dict[str, Any] | None:
 
 async def attribution(purchase_id: int) -> dict[str, Any] | None:
     """The affiliate credited with a purchase (the tracking domain's table, read by contract)."""
-    exists = await sql("SELECT to_regclass('purchase_attributions') IS NOT NULL AS ok")
-    if not exists[0]["ok"]:
-        return None
     rows = await sql("SELECT affiliate, source FROM purchase_attributions WHERE purchase = {}",
                      purchase_id)
     return rows[0] if rows else None
@@ -240,7 +237,8 @@ async def do_sync_invoice(invoice_id: int) -> SyncResult:
         inv = await _invoice(invoice_id)  # re-read under the lock: the latest totals win
         assert profile is not None and inv is not None
         c = await _commission_for_update(invoice_id)
-        if c is None and inv["status"] == "paid" and inv["amount_paid_cents"] > 0:
+        if (c is None and inv["status"] == "paid" and inv["amount_paid_cents"] > 0
+                and inv["currency"] == ledger.CURRENCY):
             c = await _create(inv, profile, attr["source"])
             if c is not None:
                 result.posted.append("commission")
@@ -261,7 +259,7 @@ _DRIFTED = """
 SELECT i.id FROM invoices i
   JOIN purchase_attributions pa ON pa.purchase = i.purchase
   LEFT JOIN commissions c ON c.invoice = i.id
- WHERE (c.id IS NULL AND i.status = 'paid' AND i.amount_paid_cents > 0)
+ WHERE (c.id IS NULL AND i.status = 'paid' AND i.amount_paid_cents > 0 AND i.currency = {})
     OR (c.id IS NOT NULL AND i.amount_paid_cents > 0 AND c.clawed_back_cents <
         c.amount_cents * LEAST(i.amount_refunded_cents, i.amount_paid_cents) / i.amount_paid_cents)
     OR (i.dispute_status = 'won' AND c.status = 'FROZEN')
@@ -276,10 +274,7 @@ SELECT i.id FROM invoices i
 async def do_catch_up(limit: int = 1000) -> int:
     """Sync every invoice whose ledger effects are missing (a safety net behind the per-change
     tasks; each sync is idempotent, so overlapping with them is harmless)."""
-    exists = await sql("SELECT to_regclass('purchase_attributions') IS NOT NULL AS ok")
-    if not exists[0]["ok"]:
-        return 0
-    rows = await sql(_DRIFTED, limit)
+    rows = await sql(_DRIFTED, ledger.CURRENCY, limit)
     for row in rows:
         await do_sync_invoice(row["id"])
     return len(rows)

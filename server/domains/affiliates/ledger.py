@@ -20,6 +20,10 @@ AFFILIATE_ACCOUNTS = (LOCKED, FROZEN, AVAILABLE, PAID_OUT, DEBT)
 # payout moves money between two affiliate accounts (available -> paid_out), so the sum of an
 # affiliate's accounts is always what they earned net of clawbacks.
 PLATFORM_COMMISSIONS = "platform_commissions"
+# Commissions, balances and payouts are kept in one currency: an invoice in another currency
+# earns no commission (amounts in two currencies cannot be added), and catalog refuses a
+# commission on a plan priced in another currency, so an owner sees the rule when pricing.
+CURRENCY = "eur"
 
 
 class Leg(msgspec.Struct, frozen=True):
@@ -80,8 +84,13 @@ async def account_balances(affiliate_id: int) -> dict[str, int]:
     """Every account of one affiliate, summed from its entries (missing accounts are 0)."""
     rows = await sql("SELECT account, COALESCE(sum(amount_cents), 0)::bigint AS total "
                      "FROM ledger_entries WHERE affiliate = {} GROUP BY account", affiliate_id)
+    return account_sums({r["account"]: r["total"] for r in rows})
+
+
+def account_sums(totals: dict[str, Any]) -> dict[str, int]:
+    """Every affiliate account's sum, from the totals of the accounts that have entries."""
     sums = {account: 0 for account in AFFILIATE_ACCOUNTS}
-    sums.update({r["account"]: int(r["total"]) for r in rows})
+    sums.update({account: int(total) for account, total in totals.items()})
     return sums
 
 

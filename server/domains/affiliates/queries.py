@@ -38,9 +38,10 @@ async def balances(affiliate_id: int) -> Balances:
 
 
 async def access_own_profile(user: CurrentUser) -> dict[str, Any]:
+    """The caller's affiliate profile (the dashboard, ledger and withdrawal endpoints)."""
     rows = await sql("SELECT * FROM affiliate_profiles WHERE \"user\" = {}", user.id)
     if not rows or user.platform != "weokto":
-        raise NotFound("You have no affiliate profile", code="affiliate_not_found")
+        raise NotFound("You have no affiliate profile", code="not_an_affiliate")
     return rows[0]
 
 

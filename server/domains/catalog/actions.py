@@ -11,13 +11,14 @@ import msgspec
 from db.billing.tables import PaymentButton, Plan, Product
 from db.guilds.tables import Guild
 from realtime.emitter import atomic
+from server.domains.affiliates import ledger
 from server.domains.auth.schemas import CurrentUser
 from server.domains.catalog import queries
 from server.domains.catalog.schemas import (
     ButtonCreate, ButtonRead, ButtonUpdate, PlanCreate, PlanRead, PlanUpdate, ProductCreate,
     ProductRead, ProductUpdate,
 )
-from server.errors import Conflict, NotFound
+from server.errors import ClientError, Conflict, NotFound
 from server.jobs import enqueue
 
 
@@ -53,13 +54,30 @@ async def check_update_product(user: CurrentUser, product_id: int, data: Product
     return queries.product_read(rows[0])
 
 
+DEFAULT_COMMISSION_PERCENT = 30
+
+
+def _commission_percent(currency: str, percent: int | None) -> int:
+    """A plan earns affiliates a commission only in the ledger's currency: balances in two
+    currencies cannot be added, and no exchange rate is applied to money owed."""
+    if currency == ledger.CURRENCY:
+        return DEFAULT_COMMISSION_PERCENT if percent is None else percent
+    if percent:
+        raise ClientError(
+            f"Affiliate commissions are paid in {ledger.CURRENCY.upper()}: a plan priced in "
+            f"{currency.upper()} cannot carry one (set commission_percent to 0).",
+            code="commission_currency")
+    return 0
+
+
 async def check_create_plan(user: CurrentUser, data: PlanCreate) -> PlanRead:
     await queries.access_product(user, data.product_id)
+    percent = _commission_percent(data.currency, data.commission_percent)
     async with atomic():
         rows = await Plan.insert(Plan(
             product=data.product_id, name=data.name, price_cents=data.price_cents,
             currency=data.currency, interval=data.interval.value, trial_days=data.trial_days,
-            commission_percent=data.commission_percent, active=data.active,
+            commission_percent=percent, active=data.active,
         )).returning(*Plan.all_columns())
     await _sync("plan", rows[0]["id"])
     return queries.plan_read(rows[0])
@@ -68,6 +86,8 @@ async def check_create_plan(user: CurrentUser, data: PlanCreate) -> PlanRead:
 async def check_update_plan(user: CurrentUser, plan_id: int, data: PlanUpdate) -> PlanRead:
     current = await queries.access_plan(user, plan_id)
     changes = _changes(data)
+    if "commission_percent" in changes:
+        _commission_percent(current["currency"], changes["commission_percent"])
     if not changes:
         return queries.plan_read(current)
     async with atomic():

@@ -72,7 +72,8 @@ class PlanCreate(msgspec.Struct, forbid_unknown_fields=True):
     interval: Interval
     currency: Currency = "eur"
     trial_days: TrialDays = 0
-    commission_percent: Percent = 30
+    # Unset: 30 % in the affiliate ledger's currency, none in any other (see check_create_plan).
+    commission_percent: Percent | None = None
     active: bool = True
 
 

@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from server.domains.affiliates.queries import access_own_profile
 from server.domains.auth.guards import login_required, roles
 from server.domains.auth.schemas import Role
 from server.domains.platforms.deps import client_ip, is_secure_context
@@ -64,7 +65,7 @@ class AffiliateDashboardController(Controller):
     @get("/stats", responses=error_responses(400, 401, 404))
     async def stats(self, request: Request[Any, Any, Any]) -> AffiliateStats:
         """My clicks, sign-ups, customers, MRR and balances (refetch on `affiliate_update`)."""
-        profile = await queries.access_own_affiliate(request.user)
+        profile = await access_own_profile(request.user)
         return await queries.stats(profile)
 
     @get("/commissions", responses=error_responses(400, 401, 404))
@@ -75,14 +76,14 @@ class AffiliateDashboardController(Controller):
                           until: FromQuery[datetime | None] = None,
                           before_id: RowId = None, limit: Limit = 50) -> list[CommissionRead]:
         """My commissions, newest first, filtered by status, source and creation time."""
-        profile = await queries.access_own_affiliate(request.user)
+        profile = await access_own_profile(request.user)
         return await queries.list_commissions(profile["id"], CommissionFilter(
             status=status, source=source, since=since, until=until, before_id=before_id,
             limit=limit))
 
     @get("/payouts", responses=error_responses(401, 404))
     async def payouts(self, request: Request[Any, Any, Any]) -> list[PayoutRead]:
-        profile = await queries.access_own_affiliate(request.user)
+        profile = await access_own_profile(request.user)
         return await queries.list_payouts(profile["id"])
 
 

@@ -10,8 +10,9 @@ import structlog
 
 from db.affiliates.tables import AffiliateProfile
 from db.tracking.tables import Attribution
+from server.domains.affiliates import ledger
 from server.domains.affiliates.events import stats_cache_key
-from server.domains.affiliates.queries import balances
+from server.domains.affiliates.queries import balances, balances_from
 from server.domains.auth.schemas import CurrentUser
 from server.domains.platforms.queries import Platform, branding
 from server.domains.tracking.schemas import (
@@ -23,7 +24,6 @@ from server.redis import get_redis
 
 log = structlog.get_logger(__name__)
 
-CURRENCY = "eur"  # commissions and payouts are kept in one currency
 STATS_TTL_S = 300
 # A reader that computes stats first parks this token under the key, and stores its result
 # only if the token is still there: a touch (which deletes the key) in between means the
@@ -61,13 +61,6 @@ async def access_affiliate_slug(slug: str) -> dict[str, Any]:
     if row is None:
         raise NotFound("No such affiliate link", code="affiliate_not_found",
                        details={"field": "ref"})
-    return row
-
-
-async def access_own_affiliate(user: CurrentUser) -> dict[str, Any]:
-    row = await AffiliateProfile.select().where(AffiliateProfile.user == user.id).first()
-    if row is None:
-        raise NotFound("You have no affiliate profile", code="not_an_affiliate")
     return row
 
 
@@ -112,7 +105,7 @@ async def compute_stats(profile: dict[str, Any]) -> AffiliateStats:
         affiliate_id=profile["id"], slug=profile["slug"], referral_url=referral_url(profile["slug"]),
         clicks=counts["clicks"], signups=counts["signups"],
         active_customers=counts["active_customers"], mrr_cents=int(counts["mrr_cents"]),
-        currency=CURRENCY, locked_cents=money.locked, frozen_cents=money.frozen,
+        currency=ledger.CURRENCY, locked_cents=money.locked, frozen_cents=money.frozen,
         available_cents=money.available,
         paid_cents=money.paid_out, debt_cents=money.debt, next_unlock_at=money.next_unlock_at,
         computed_at=_now())
@@ -196,12 +189,16 @@ _SUMMARY = (
     "SELECT p.*, u.email, u.display_name, "
     "(SELECT count(*) FROM tracking_events t WHERE t.affiliate = p.id) AS clicks, "
     "(SELECT count(*) FROM attributions a WHERE a.affiliate = p.id) AS customers, "
-    "(SELECT count(*) FROM commissions c WHERE c.affiliate = p.id) AS commissions "
+    "(SELECT count(*) FROM commissions c WHERE c.affiliate = p.id) AS commissions, "
+    # Each account's sum in the same query: the owner's list is one query, not two per row.
+    "(SELECT json_object_agg(s.account, s.total) FROM (SELECT e.account, sum(e.amount_cents) "
+    "AS total FROM ledger_entries e WHERE e.affiliate = p.id GROUP BY e.account) s) AS accounts "
     "FROM affiliate_profiles p JOIN users u ON u.id = p.\"user\" WHERE u.platform = {} ")
 
 
-async def _summary(r: dict[str, Any]) -> AffiliateSummary:
-    money = await balances(r["id"])
+def _summary(r: dict[str, Any]) -> AffiliateSummary:
+    accounts = msgspec.json.decode(r["accounts"]) if r["accounts"] else {}
+    money = balances_from(ledger.account_sums(accounts), None)
     return AffiliateSummary(
         id=r["id"], user_id=r["user"], email=r["email"], display_name=r["display_name"],
         slug=r["slug"], risk_level=r["risk_level"], risk_notes=r["risk_notes"],
@@ -213,7 +210,7 @@ async def _summary(r: dict[str, Any]) -> AffiliateSummary:
 
 async def list_affiliates(owner: CurrentUser) -> list[AffiliateSummary]:
     rows = await Attribution.raw(_SUMMARY + "ORDER BY p.id", owner.platform)
-    return [await _summary(r) for r in rows]
+    return [_summary(r) for r in rows]
 
 
 async def _customers(affiliate_id: int) -> list[CustomerRead]:
@@ -238,5 +235,5 @@ async def affiliate_detail(owner: CurrentUser, affiliate_id: int) -> AffiliateDe
     if not rows:
         raise NotFound("No such affiliate", code="affiliate_not_found")
     commissions = await list_commissions(affiliate_id, CommissionFilter(limit=200), masked=False)
-    return AffiliateDetail(affiliate=await _summary(rows[0]), commissions=commissions,
+    return AffiliateDetail(affiliate=_summary(rows[0]), commissions=commissions,
                            customers=await _customers(affiliate_id))

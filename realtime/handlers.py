@@ -1,9 +1,11 @@
 """Socket event handlers: decode, re-check the session, authorize, call the same actions as REST."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -56,13 +58,47 @@ async def socket_user(sid: str) -> CurrentUser:
     return user
 
 
-def event(name: str, payload_type: type[P], *, roles: tuple[Role, ...] = ()) -> Callable[[Handler], Handler]:
-    """Register a handler: typed payload, guard, and an ack that is never an exception."""
+class InOrder:
+    """One socket's sends run one at a time, in the order its packets arrived.
+
+    The library runs every event in its own task, so three messages typed quickly would race
+    for their seq and could be stored 1, 3, 2. A socket's packets arrive in order and their
+    tasks start in that order; each takes a FIFO lock before its first await, so the order
+    survives. Other sockets, and this socket's other events, are not held up.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, sid: str) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(sid, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[sid]  # nothing kept per idle socket
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+IN_ORDER = InOrder()
+
+
+def event(name: str, payload_type: type[P], *, roles: tuple[Role, ...] = (),
+          in_order: bool = False) -> Callable[[Handler], Handler]:
+    """Register a handler: typed payload, guard, and an ack that is never an exception.
+
+    `in_order` handlers of one socket run one after another in arrival order (see InOrder).
+    """
     allowed = frozenset(roles)
 
     def wrap(fn: Handler) -> Handler:
-        @functools.wraps(fn)
-        async def handler(sid: str, data: Any = None) -> dict[str, Any]:
+        async def guarded(sid: str, data: Any = None) -> dict[str, Any]:
             try:
                 payload = msgspec.convert(data if data is not None else {}, payload_type)
                 user = check_roles(await socket_user(sid), allowed)
@@ -77,9 +113,13 @@ def event(name: str, payload_type: type[P], *, roles: tuple[Role, ...] = ()) -> 
                 log.exception("socket handler failed", handler=name)
                 return fail("internal_error", "Something went wrong")
 
+        async def ordered(sid: str, data: Any = None) -> dict[str, Any]:
+            async with IN_ORDER.turn(sid):  # taken before the first await, see InOrder
+                return await guarded(sid, data)
+
         from realtime.server import sio
 
-        sio.on(name, handler=handler)
+        sio.on(name, handler=functools.wraps(fn)(ordered if in_order else guarded))
         return fn
 
     return wrap
@@ -115,12 +155,12 @@ async def leave_channel(user: CurrentUser, p: ChannelRef, sid: str) -> dict[str,
     return {}
 
 
-@event("send_message", SendMessage)
+@event("send_message", SendMessage, in_order=True)
 async def send_message(user: CurrentUser, p: SendMessage, sid: str) -> Any:
     return await chat.check_send_message(user, p.channel_id, p.content, p.client_msg_id)
 
 
-@event("send_dm", SendDm)
+@event("send_dm", SendDm, in_order=True)
 async def send_dm(user: CurrentUser, p: SendDm, sid: str) -> Any:
     return await chat.check_send_dm(user, p.user_id, p.content, p.client_msg_id)
 

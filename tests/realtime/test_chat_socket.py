@@ -52,6 +52,23 @@ async def test_message_is_pushed_live_to_the_other_member(live_server, read_mail
     await b.disconnect()
 
 
+async def test_messages_sent_back_to_back_are_stored_in_the_order_they_were_sent(
+        live_server, read_mail, room):
+    # A composer sends each message as it is typed, without waiting for the previous ack.
+    guild, channel = room
+    base, cid = live_server.weokto_url, channel["id"]
+    cookie, _ = await _member(base, "burst@example.com", read_mail, guild["id"])
+    a = await connect(base, cookie)
+    await a.call("join_channel", {"channel_id": cid}, timeout=10)
+    texts = [f"burst {i}" for i in range(5)]  # the most the send limit allows
+    acks = await asyncio.gather(*(a.call("send_message", {
+        "channel_id": cid, "content": t, "client_msg_id": uuid.uuid4().hex}, timeout=10) for t in texts))
+    assert all(ack["ok"] for ack in acks), acks
+    stored = sorted((ack["data"]["message"]["seq"], ack["data"]["message"]["content"]) for ack in acks)
+    assert stored == list(enumerate(texts, start=1))
+    await a.disconnect()
+
+
 async def test_reconnect_with_since_seq_gets_every_missed_message_once_in_order(
         live_server, read_mail, room):
     guild, channel = room

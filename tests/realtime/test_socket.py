@@ -88,3 +88,20 @@ async def test_welcome_action_emits_a_decodable_event(captured_events):
     decoded = msgspec.convert(event["payload"], SessionWelcome)
     assert event["room"] == f"user:{rows[0]['id']}" and decoded.user.display_name == "W"
     assert decoded.platform == "stam" and decoded.worker == "celery@test"
+
+
+async def test_in_order_turns_run_one_at_a_time_per_socket_and_keep_nothing_after():
+    from realtime.handlers import InOrder
+
+    turns, log = InOrder(), []
+
+    async def step(sid: str, n: int, pause: float) -> None:
+        async with turns.turn(sid):
+            log.append(f"{sid}{n} in")
+            await asyncio.sleep(pause)
+            log.append(f"{sid}{n} out")
+
+    # a1 is slow: a2 and a3 wait their turn in arrival order, b1 runs meanwhile.
+    await asyncio.gather(step("a", 1, 0.05), step("a", 2, 0), step("b", 1, 0), step("a", 3, 0))
+    assert log == ["a1 in", "b1 in", "b1 out", "a1 out", "a2 in", "a2 out", "a3 in", "a3 out"]
+    assert len(turns) == 0

@@ -1,6 +1,8 @@
 """Pool lifecycle and the atomic() block that flushes realtime events after commit."""
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.engine.postgres import PostgresEngine
 
 from db.piccolo_conf import DB
@@ -10,9 +12,20 @@ def engine() -> PostgresEngine:
     return DB
 
 
+async def keep_session(connection: Any) -> None:
+    """Release a pooled connection without asyncpg's reset query.
+
+    By default every release sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`,
+    one more round trip for each query Piccolo runs outside a transaction (most reads). This
+    code keeps no session state: no session SET, LISTEN, session advisory lock or cursor (locks
+    are transaction-scoped). asyncpg still rolls back an open transaction before calling this,
+    so a connection dropped mid-transaction comes back clean (tests/ops/test_db_pool.py).
+    """
+
+
 async def open_pool(max_size: int = 10) -> None:
     # asyncpg's min_size defaults to 10 idle connections per process: keep it small.
-    await DB.start_connection_pool(min_size=1, max_size=max_size)
+    await DB.start_connection_pool(min_size=1, max_size=max_size, reset=keep_session)
 
 
 async def close_pool() -> None:

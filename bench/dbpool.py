@@ -89,9 +89,12 @@ def report(results: dict[str, dict[str, list[float]]], queries: int, reps: int) 
     for workload, by_pool in results.items():
         base, ours = by_pool["asyncpg default reset"], by_pool["keep_session"]
         ratios = [o / b for o, b in zip(ours, base)]
-        cell = lambda xs: f"{statistics.median(xs):,.0f} ({min(xs):,.0f}–{max(xs):,.0f})"  # noqa: E731
-        lines.append(f"| {workload} | {cell(base)} | {cell(ours)} | {statistics.median(ratios):.2f}x |")
+        lines.append(f"| {workload} | {_cell(base)} | {_cell(ours)} | {statistics.median(ratios):.2f}x |")
     return "\n".join(lines)
+
+
+def _cell(rates: list[float]) -> str:
+    return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
 
 
 def main() -> None:

@@ -67,19 +67,26 @@ class InOrder:
     survives. Other sockets, and this socket's other events, are not held up.
     """
 
+    class _Line:
+        __slots__ = ("lock", "users")
+
+        def __init__(self) -> None:
+            self.lock = asyncio.Lock()
+            self.users = 0  # holding or waiting for the lock
+
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._locks: dict[str, InOrder._Line] = {}
 
     @contextlib.asynccontextmanager
     async def turn(self, sid: str) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(sid, (asyncio.Lock(), [0]))
-        users[0] += 1
+        line = self._locks.get(sid) or self._locks.setdefault(sid, InOrder._Line())
+        line.users += 1
         try:
-            async with lock:
+            async with line.lock:
                 yield
         finally:
-            users[0] -= 1
-            if not users[0]:
+            line.users -= 1
+            if not line.users:
                 del self._locks[sid]  # nothing kept per idle socket
 
     def __len__(self) -> int:

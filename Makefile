@@ -11,7 +11,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 .PHONY: run test deps chromium
 
 run: deps
-	$(PY) -m server.dev.run
+	$(PY) -m devtools.run
 
 test: deps chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

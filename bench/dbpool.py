@@ -7,6 +7,7 @@ between reps): a single caller (one query after another, as one request does) an
 a pool of 8 (a reconnect storm). Each query acquires a connection, runs, and releases it, as
 Piccolo does for every query outside a transaction. Markdown to stdout, progress to stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,9 @@ async def concurrent(pool: asyncpg.Pool, queries: int) -> None:
     await asyncio.gather(*(caller(i) for i in range(CALLERS)))
 
 
-async def timed(work: Callable[[asyncpg.Pool, int], Awaitable[None]], pool: asyncpg.Pool,
-                queries: int) -> float:
+async def timed(
+    work: Callable[[asyncpg.Pool, int], Awaitable[None]], pool: asyncpg.Pool, queries: int
+) -> float:
     started = time.perf_counter()
     await work(pool, queries)
     return queries / (time.perf_counter() - started)
@@ -60,12 +62,16 @@ async def timed(work: Callable[[asyncpg.Pool, int], Awaitable[None]], pool: asyn
 
 async def run(url: str, queries: int, reps: int) -> dict[str, dict[str, list[float]]]:
     pools = {
-        "asyncpg default reset": await asyncpg.create_pool(url, min_size=POOL_SIZE, max_size=POOL_SIZE),
-        "keep_session": await asyncpg.create_pool(url, min_size=POOL_SIZE, max_size=POOL_SIZE,
-                                                  reset=keep_session),
+        "asyncpg default reset": await asyncpg.create_pool(
+            url, min_size=POOL_SIZE, max_size=POOL_SIZE
+        ),
+        "keep_session": await asyncpg.create_pool(
+            url, min_size=POOL_SIZE, max_size=POOL_SIZE, reset=keep_session
+        ),
     }
     results: dict[str, dict[str, list[float]]] = {
-        w: {name: [] for name in pools} for w in ("1 caller", f"{CALLERS} callers")}
+        w: {name: [] for name in pools} for w in ("1 caller", f"{CALLERS} callers")
+    }
     try:
         for pool in pools.values():  # warm: connections open, statements prepared
             await concurrent(pool, CALLERS * 20)
@@ -82,14 +88,19 @@ async def run(url: str, queries: int, reps: int) -> dict[str, dict[str, list[flo
 
 
 def report(results: dict[str, dict[str, list[float]]], queries: int, reps: int) -> str:
-    lines = [f"{queries:,} queries per workload and pool, {reps} reps, pool of {POOL_SIZE}; "
-             "median queries/s (min–max); the ratio is taken within each rep, then the median.", "",
-             "| workload | asyncpg default reset | keep_session | keep_session ÷ default |",
-             "|---|---|---|---|"]
+    lines = [
+        f"{queries:,} queries per workload and pool, {reps} reps, pool of {POOL_SIZE}; "
+        "median queries/s (min–max); the ratio is taken within each rep, then the median.",
+        "",
+        "| workload | asyncpg default reset | keep_session | keep_session ÷ default |",
+        "|---|---|---|---|",
+    ]
     for workload, by_pool in results.items():
         base, ours = by_pool["asyncpg default reset"], by_pool["keep_session"]
         ratios = [o / b for o, b in zip(ours, base)]
-        lines.append(f"| {workload} | {_cell(base)} | {_cell(ours)} | {statistics.median(ratios):.2f}x |")
+        lines.append(
+            f"| {workload} | {_cell(base)} | {_cell(ours)} | {statistics.median(ratios):.2f}x |"
+        )
     return "\n".join(lines)
 
 
@@ -103,15 +114,19 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
 
-    from server.dev.embedded import resolve_services
+    from devtools.embedded import resolve_services
 
     # This bench needs no Redis: a placeholder URL keeps resolve_services from starting one.
     environ: dict[str, Any] = {"REDIS_URL": "redis://unused"}
     if os.environ.get("DATABASE_URL"):
         environ["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    services = resolve_services(Path(tempfile.mkdtemp(prefix="weokto-bench-dbpool-")), environ,
-                                db_name="weokto_bench_dbpool", persist_redis=False,
-                                create_database=False)
+    services = resolve_services(
+        Path(tempfile.mkdtemp(prefix="weokto-bench-dbpool-")),
+        environ,
+        db_name="weokto_bench_dbpool",
+        persist_redis=False,
+        create_database=False,
+    )
     try:
         results = asyncio.run(run(services.database_url, args.queries, args.reps))
         print(report(results, args.queries, args.reps))

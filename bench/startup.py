@@ -1,9 +1,10 @@
-"""Start-up benchmark of `python -m server.dev.run` (cold and warm) against the embedded servers alone.
+"""Start-up benchmark of `python -m devtools.run` (cold and warm) against the embedded servers alone.
 
 Run: `.venv/bin/python -m bench.startup [--reps 3] [--json]`. Results go to stdout (a markdown
 table, or JSON), progress to stderr. Every measured process is a child of this one, is killed
 when it overruns its time limit, and anything it leaves behind is killed and reported as a leak.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
-from server.dev.procs import ROOT, free_port, http_status, tail
+from devtools.procs import ROOT, free_port, http_status, tail
 
 POLL_INTERVAL = 0.05
 START_TIMEOUT = 120.0
@@ -48,8 +49,12 @@ class Sample:
     rep: int
     start_s: float  # spawn -> ready (full: first 200 from /readyz; peer: services started)
     stop_s: float  # SIGINT -> the process exited
-    self_reported_s: float | None = None  # full: the "ready in" banner; peer: Services.startup_seconds
-    leaked: list[str] = field(default_factory=list)  # processes still alive after exit (then killed)
+    self_reported_s: float | None = (
+        None  # full: the "ready in" banner; peer: Services.startup_seconds
+    )
+    leaked: list[str] = field(
+        default_factory=list
+    )  # processes still alive after exit (then killed)
 
 
 @dataclass
@@ -86,7 +91,9 @@ def sweep(needle: str) -> list[str]:
     me = psutil.Process()
     found = {p.pid: p for p in me.children(recursive=True)}
     # Without subreaper support, a daemonized PostgreSQL is only findable by its data path.
-    found.update({p.pid: p for p in psutil.process_iter() if p.pid != me.pid and _mentions(p, needle)})
+    found.update(
+        {p.pid: p for p in psutil.process_iter() if p.pid != me.pid and _mentions(p, needle)}
+    )
     leaked: list[str] = []
     for proc in found.values():
         try:
@@ -137,7 +144,9 @@ def interrupt_and_wait(proc: subprocess.Popen[bytes], timeout: float) -> float |
 def bench_env(data_dir: Path) -> dict[str, str]:
     """The caller's environment minus service URLs (so everything runs embedded), on free ports."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATA_DIR=str(data_dir), PORT=str(free_port()), SMTP_PORT=str(free_port()), NO_COLOR="1")
+    env.update(
+        DATA_DIR=str(data_dir), PORT=str(free_port()), SMTP_PORT=str(free_port()), NO_COLOR="1"
+    )
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -148,23 +157,31 @@ def spawn_logged(
     """Own session (as `make run` from a terminal would be); stderr, and stdout unless piped, to `log`."""
     with open(log, "ab") as out:
         return subprocess.Popen(
-            list(argv), env=dict(env), cwd=str(ROOT), stdin=subprocess.DEVNULL,
+            list(argv),
+            env=dict(env),
+            cwd=str(ROOT),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if pipe_stdout else out,
-            stderr=out if pipe_stdout else subprocess.STDOUT, start_new_session=True,
+            stderr=out if pipe_stdout else subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
 # --- one measurement --------------------------------------------------------------------------
 
 
-def wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path, what: str) -> float:
+def wait_ready(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path, what: str
+) -> float:
     """Seconds from now until `ready()`; raises when the process dies or START_TIMEOUT passes."""
     started = time.monotonic()
     while time.monotonic() - started < START_TIMEOUT:
         if ready():
             return time.monotonic() - started
         if proc.poll() is not None:
-            raise BenchError(f"{what} exited with code {proc.returncode} before ready; log:\n{tail(log, 30)}")
+            raise BenchError(
+                f"{what} exited with code {proc.returncode} before ready; log:\n{tail(log, 30)}"
+            )
         time.sleep(POLL_INTERVAL)
     raise BenchError(f"{what} not ready after {START_TIMEOUT:.0f}s; log:\n{tail(log, 30)}")
 
@@ -184,16 +201,18 @@ def measure_full(data_dir: Path, phase: str, rep: int, log: Path) -> Sample:
     env = bench_env(data_dir)
     readyz = f"http://127.0.0.1:{env['PORT']}/readyz"
     spawned = time.monotonic()
-    proc = spawn_logged([sys.executable, "-m", "server.dev.run"], env, log)
+    proc = spawn_logged([sys.executable, "-m", "devtools.run"], env, log)
     try:
-        wait_ready(proc, lambda: http_status(readyz, timeout=1.0) == 200, log, "server.dev.run")
+        wait_ready(proc, lambda: http_status(readyz, timeout=1.0) == 200, log, "devtools.run")
         start_s = time.monotonic() - spawned
         stop_s = interrupt_and_wait(proc, STOP_TIMEOUT)
     finally:
         if proc.poll() is None:  # failed or overran: stop it the way a user would, kill if ignored
             interrupt_and_wait(proc, STOP_TIMEOUT)
     if stop_s is None:
-        raise BenchError(f"server.dev.run ignored SIGINT for {STOP_TIMEOUT:.0f}s; log:\n{tail(log, 30)}")
+        raise BenchError(
+            f"devtools.run ignored SIGINT for {STOP_TIMEOUT:.0f}s; log:\n{tail(log, 30)}"
+        )
     return Sample("full", phase, rep, start_s, stop_s, reported_ready(log), sweep(str(data_dir)))
 
 
@@ -206,6 +225,7 @@ def measure_peer(data_dir: Path, phase: str, rep: int, log: Path) -> Sample:
     assert proc.stdout is not None
     line = b""
     try:
+
         def ready() -> bool:
             nonlocal line
             if select.select([proc.stdout], [], [], 0)[0]:
@@ -227,7 +247,7 @@ def measure_peer(data_dir: Path, phase: str, rep: int, log: Path) -> Sample:
 
 def peer_child(data_dir: Path) -> None:
     """The peer: start the embedded servers, say so on stdout, stop them on SIGINT."""
-    from server.dev.embedded import resolve_services
+    from devtools.embedded import resolve_services
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -256,7 +276,9 @@ def run_bench(reps: int, budget: float, work: Path) -> tuple[list[Sample], list[
     for rep in range(1, reps + 1):
         rep_began = time.monotonic()
         if rep > 1 and time.monotonic() - began + longest_rep > budget:
-            notes.append(f"stopped after {rep - 1} repetition(s): another would overrun the {budget:.0f}s budget")
+            notes.append(
+                f"stopped after {rep - 1} repetition(s): another would overrun the {budget:.0f}s budget"
+            )
             break
         for kind in KINDS:
             data_dir = work / f"{kind}-{rep}"  # fresh and empty: the cold phase creates everything
@@ -265,8 +287,12 @@ def run_bench(reps: int, budget: float, work: Path) -> tuple[list[Sample], list[
                 print(f"bench | rep {rep} {kind} {phase} ...", file=sys.stderr, flush=True)
                 sample = measures[kind](data_dir, phase, rep, log)
                 samples.append(sample)
-                print(f"bench |   start {sample.start_s:.2f}s  stop {sample.stop_s:.2f}s"
-                      + (f"  LEAKED {sample.leaked}" if sample.leaked else ""), file=sys.stderr, flush=True)
+                print(
+                    f"bench |   start {sample.start_s:.2f}s  stop {sample.stop_s:.2f}s"
+                    + (f"  LEAKED {sample.leaked}" if sample.leaked else ""),
+                    file=sys.stderr,
+                    flush=True,
+                )
             shutil.rmtree(data_dir, ignore_errors=True)
         took = time.monotonic() - rep_began
         longest_rep = max(longest_rep, took)
@@ -285,7 +311,11 @@ def summarize(samples: Sequence[Sample]) -> dict[str, dict[str, Stats]]:
         for metric in ("start", "stop"):
             row = {}
             for kind in KINDS:
-                values = [getattr(s, f"{metric}_s") for s in samples if s.kind == kind and s.phase == phase]
+                values = [
+                    getattr(s, f"{metric}_s")
+                    for s in samples
+                    if s.kind == kind and s.phase == phase
+                ]
                 if values:
                     row[kind] = stats(values)
             table[f"{phase} {metric}"] = row
@@ -307,7 +337,9 @@ def markdown(summary: Mapping[str, Mapping[str, Stats]]) -> str:
             continue
         full, peer = row["full"], row["peer"]
         ratio = full.median / peer.median if peer.median > 0 else float("inf")
-        lines.append(f"| {name} | {fmt(full)} | {fmt(peer)} | {ratio:.1f}× | {full.median - peer.median:+.2f} s |")
+        lines.append(
+            f"| {name} | {fmt(full)} | {fmt(peer)} | {ratio:.1f}× | {full.median - peer.median:+.2f} s |"
+        )
     return "\n".join(lines)
 
 
@@ -320,35 +352,65 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "kernel": platform.release(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of each measurement (default 3)")
-    parser.add_argument("--json", action="store_true", help="print JSON (samples and summary) instead of markdown")
-    parser.add_argument("--budget", type=float, default=BUDGET,
-                        help=f"skip repetitions that would end after this many seconds (default {BUDGET:.0f})")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.startup", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--reps", type=int, default=3, help="repetitions of each measurement (default 3)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON (samples and summary) instead of markdown"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=BUDGET,
+        help=f"skip repetitions that would end after this many seconds (default {BUDGET:.0f})",
+    )
     parser.add_argument("--peer-child", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
-def report(samples: list[Sample], notes: list[str], reps: int, as_json: bool, host: Mapping[str, str]) -> str:
+def report(
+    samples: list[Sample], notes: list[str], reps: int, as_json: bool, host: Mapping[str, str]
+) -> str:
     summary = summarize(samples)
     if as_json:
-        return json.dumps({
-            "machine": host, "reps": reps, "notes": notes,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "samples": [asdict(s) for s in samples],
-            "summary": {name: {k: asdict(v) for k, v in row.items()} for name, row in summary.items()},
-        }, indent=2)
+        return json.dumps(
+            {
+                "machine": host,
+                "reps": reps,
+                "notes": notes,
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "samples": [asdict(s) for s in samples],
+                "summary": {
+                    name: {k: asdict(v) for k, v in row.items()} for name, row in summary.items()
+                },
+            },
+            indent=2,
+        )
     leaks = [f"{s.kind} {s.phase} rep {s.rep}: {leak}" for s in samples for leak in s.leaked]
     done = len({s.rep for s in samples})
-    parts = [markdown(summary), "", f"{done} repetition(s); {host['nproc']} CPU(s), {host['cpu']};"
-             f" load average before: {host['load_before']}"]
+    parts = [
+        markdown(summary),
+        "",
+        f"{done} repetition(s); {host['nproc']} CPU(s), {host['cpu']};"
+        f" load average before: {host['load_before']}",
+    ]
     parts += [f"note: {note}" for note in notes]
-    parts += [f"LEAKED (killed by the bench): {leak}" for leak in leaks] or ["no process left behind"]
+    parts += [f"LEAKED (killed by the bench): {leak}" for leak in leaks] or [
+        "no process left behind"
+    ]
     return "\n".join(parts)
 
 
@@ -364,10 +426,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     host = machine()  # the load average before we add our own
     if not become_subreaper():
-        print("bench | no child-subreaper support: leftovers are found by data path only", file=sys.stderr)
+        print(
+            "bench | no child-subreaper support: leftovers are found by data path only",
+            file=sys.stderr,
+        )
     work = Path(tempfile.mkdtemp(prefix="weokto-bench-"))
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
+    signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # even when started with SIGINT ignored (`cmd &`)
     try:
         samples, notes = run_bench(args.reps, args.budget, work)
     except BenchError as err:

@@ -16,6 +16,7 @@ core 1. Phases:
 Every phase is bounded (seconds, request cap, drain timeout); every process started here is
 stopped at the end, leftovers are killed and reported, and the temp dir is removed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,22 +37,33 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from bench.fanout.__main__ import (
-    BenchError, Proc, become_subreaper, busy_between, core_busy, cpu_of, pin_tree, spawn, sweep, wait_for,
+    BenchError,
+    Proc,
+    become_subreaper,
+    busy_between,
+    core_busy,
+    cpu_of,
+    pin_tree,
+    spawn,
+    sweep,
+    wait_for,
 )
-from server.dev.embedded import Services, resolve_services
-from server.dev.procs import ROOT, free_port, http_status, tail
-from server.dev.stack import migrate_argv, procfile_argv, stack_env
+from devtools.embedded import Services, resolve_services
+from devtools.procs import ROOT, free_port, http_status, tail
+from devtools.stack import migrate_argv, procfile_argv, stack_env
 
 SERVER_CORE, GEN_CORE = 0, 1
 SECRET = "whsec_bench"
-EVENT_TYPE = "bench.ping"  # no handler: processing ends in 'ignored' (the pipeline, not business logic)
+EVENT_TYPE = (
+    "bench.ping"  # no handler: processing ends in 'ignored' (the pipeline, not business logic)
+)
 BENCH_DB = "weokto_bench_webhooks"
 MAX_REQUESTS = 50_000
 WARMUP_S = 1.0
@@ -67,12 +79,20 @@ def progress(msg: str) -> None:
 
 
 def event_body(event_id: str, now: int) -> bytes:
-    return json.dumps({
-        "id": event_id, "object": "event", "type": EVENT_TYPE, "api_version": "2024-06-20",
-        "created": now, "livemode": False, "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "data": {"object": {"id": f"bench_{event_id}", "object": "bench", "note": "x" * 64}},
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": EVENT_TYPE,
+            "api_version": "2024-06-20",
+            "created": now,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "data": {"object": {"id": f"bench_{event_id}", "object": "bench", "note": "x" * 64}},
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 def sign(body: bytes, secret: str = SECRET, now: int | None = None) -> str:
@@ -85,9 +105,11 @@ def sign(body: bytes, secret: str = SECRET, now: int | None = None) -> str:
 def webhook_request(event_id: str) -> bytes:
     now = int(time.time())
     body = event_body(event_id, now)
-    head = (f"POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Stripe/1.0 (bench)\r\n"
-            f"Content-Type: application/json; charset=utf-8\r\nStripe-Signature: {sign(body, now=now)}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Stripe/1.0 (bench)\r\n"
+        f"Content-Type: application/json; charset=utf-8\r\nStripe-Signature: {sign(body, now=now)}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -117,7 +139,9 @@ class Load:
         return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: bytes) -> tuple[int, bytes]:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: bytes
+) -> tuple[int, bytes]:
     writer.write(req)
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -133,8 +157,14 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return status, body
 
 
-async def load(port: int, make: Callable[[int], bytes], concurrency: int, seconds: float,
-               cap: int, record: bool = True) -> Load:
+async def load(
+    port: int,
+    make: Callable[[int], bytes],
+    concurrency: int,
+    seconds: float,
+    cap: int,
+    record: bool = True,
+) -> Load:
     """Closed loop: `concurrency` keep-alive connections, each sends its next request on the answer."""
     out = Load()
     counter = itertools.count()
@@ -196,31 +226,47 @@ def start_stack(work: Path) -> Stack:
             backing.append(pid)
     port = free_port()
     env = stack_env(base, services, port=port, smtp_port=free_port(), app_env="production")
-    env.update(SECRET_KEY=secrets.token_urlsafe(32), STRIPE_WEBHOOK_SECRET=SECRET, LOG_JSON="1",
-               DATA_DIR=str(work / "data"), STRIPE_API_BASE="http://127.0.0.1:9", STRIPE_API_KEY="sk_test_bench")
+    env.update(
+        SECRET_KEY=secrets.token_urlsafe(32),
+        STRIPE_WEBHOOK_SECRET=SECRET,
+        LOG_JSON="1",
+        DATA_DIR=str(work / "data"),
+        STRIPE_API_BASE="http://127.0.0.1:9",
+        STRIPE_API_KEY="sk_test_bench",
+    )
     (work / "data").mkdir()
-    result = subprocess.run(migrate_argv(), env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        migrate_argv(), env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     if result.returncode != 0:
         raise BenchError(f"migrations failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return Stack(work, services, env, port, backing)
 
 
 def start_web(stack: Stack) -> None:
-    stack.web = spawn("web", procfile_argv("web", stack.env), stack.env, stack.work / "web.log", SERVER_CORE)
+    stack.web = spawn(
+        "web", procfile_argv("web", stack.env), stack.env, stack.work / "web.log", SERVER_CORE
+    )
     wait_for(lambda: http_status(f"http://127.0.0.1:{stack.port}/healthz") == 200, stack.web, "web")
 
 
 def start_worker(stack: Stack) -> float:
     """Spawn the Procfile's worker; returns the monotonic spawn time."""
     spawned = time.monotonic()
-    stack.worker = spawn("worker", procfile_argv("worker", stack.env), stack.env, stack.work / "worker.log",
-                         SERVER_CORE)
+    stack.worker = spawn(
+        "worker",
+        procfile_argv("worker", stack.env),
+        stack.env,
+        stack.work / "worker.log",
+        SERVER_CORE,
+    )
     return spawned
 
 
 async def pending(conn: asyncpg.Connection) -> int:
     return await conn.fetchval(
-        "SELECT count(*) FROM stripe_events WHERE status IN ('received', 'processing')")
+        "SELECT count(*) FROM stripe_events WHERE status IN ('received', 'processing')"
+    )
 
 
 async def wait_drained(conn: asyncpg.Connection, stack: Stack, timeout: float) -> bool:
@@ -235,15 +281,27 @@ async def wait_drained(conn: asyncpg.Connection, stack: Stack, timeout: float) -
     return False
 
 
-def profiler(stack: Stack, target: Proc, label: str, args: argparse.Namespace,
-             seconds: float | None = None) -> Proc | None:
+def profiler(
+    stack: Stack, target: Proc, label: str, args: argparse.Namespace, seconds: float | None = None
+) -> Proc | None:
     """With --profile: py-spy (raw collapsed stacks, 100 Hz) on `target`, from the generator core."""
     if args.profile is None:
         return None
     args.profile.mkdir(parents=True, exist_ok=True)
-    argv = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(target.popen.pid),
-            "--duration", str(int(seconds or args.seconds)), "--rate", "100", "--format", "raw",
-            "-o", str(args.profile / f"{label}.txt")]
+    argv = [
+        str(ROOT / ".venv" / "bin" / "py-spy"),
+        "record",
+        "--pid",
+        str(target.popen.pid),
+        "--duration",
+        str(int(seconds or args.seconds)),
+        "--rate",
+        "100",
+        "--format",
+        "raw",
+        "-o",
+        str(args.profile / f"{label}.txt"),
+    ]
     return spawn("py-spy", argv, os.environ, stack.work / "py-spy.log", GEN_CORE)
 
 
@@ -268,7 +326,9 @@ class Phase:
     gen_cpu: float  # CPU-seconds per second of this process (the generator)
 
 
-async def measured(stack: Stack, name: str, make: Callable[[int], bytes], args: argparse.Namespace) -> Phase:
+async def measured(
+    stack: Stack, name: str, make: Callable[[int], bytes], args: argparse.Namespace
+) -> Phase:
     assert stack.web is not None
     await load(stack.port, make, args.concurrency, WARMUP_S, MAX_REQUESTS, record=False)
     pids = [stack.web.popen.pid]
@@ -278,11 +338,19 @@ async def measured(stack: Stack, name: str, make: Callable[[int], bytes], args: 
     c1, k1, g1 = cpu_of(pids), core_busy(), cpu_of([os.getpid()])
     finish(spy)
     busy = busy_between(k0, k1)
-    phase = Phase(name, result, (c1 - c0) / result.elapsed, busy[SERVER_CORE], busy[GEN_CORE],
-                  (g1 - g0) / result.elapsed)
-    progress(f"{name}: {result.ok / result.elapsed:,.0f}/s ok, statuses {result.statuses}, "
-             f"p50 {result.pct(0.5):.1f} ms p99 {result.pct(0.99):.1f} ms, web cpu {phase.web_cpu:.2f}"
-             + (f", errors {result.errors}" if result.errors else ""))
+    phase = Phase(
+        name,
+        result,
+        (c1 - c0) / result.elapsed,
+        busy[SERVER_CORE],
+        busy[GEN_CORE],
+        (g1 - g0) / result.elapsed,
+    )
+    progress(
+        f"{name}: {result.ok / result.elapsed:,.0f}/s ok, statuses {result.statuses}, "
+        f"p50 {result.pct(0.5):.1f} ms p99 {result.pct(0.99):.1f} ms, web cpu {phase.web_cpu:.2f}"
+        + (f", errors {result.errors}" if result.errors else "")
+    )
     if not stack.web.alive():
         raise BenchError(f"web died during {name}; log:\n{tail(stack.web.log, 30)}")
     return phase
@@ -306,8 +374,9 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             out["phases"].append(await measured(stack, "healthz", lambda i: HEALTHZ, args))
             progress(f"rep {rep + 1}: webhooks (worker stopped)")
             # `measured` warms up with the same maker: those events are real too (counted in the DB).
-            out["phases"].append(await measured(
-                stack, "webhook", lambda i: accept_req(next(warm_ids)), args))
+            out["phases"].append(
+                await measured(stack, "webhook", lambda i: accept_req(next(warm_ids)), args)
+            )
 
         backlog = await pending(conn)
         stored = await conn.fetchval("SELECT count(*) FROM stripe_events")
@@ -321,7 +390,9 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         spawned = start_worker(stack)
         assert stack.worker is not None
         await asyncio.sleep(2.0)  # past the worker's boot
-        spy = profiler(stack, stack.worker, "worker-drain", args, seconds=min(args.seconds, backlog / 150))
+        spy = profiler(
+            stack, stack.worker, "worker-drain", args, seconds=min(args.seconds, backlog / 150)
+        )
         drained = await wait_drained(conn, stack, DRAIN_TIMEOUT)
         finish(spy)
         wall = time.monotonic() - spawned
@@ -329,50 +400,87 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             "SELECT count(*) FILTER (WHERE status = 'ignored') AS ignored,"
             " count(*) FILTER (WHERE status NOT IN ('ignored', 'received', 'processing')) AS other,"
             " extract(epoch FROM min(claimed_at)) AS first_claim, extract(epoch FROM max(processed_at)) AS last_done"
-            " FROM stripe_events")
+            " FROM stripe_events"
+        )
         ignored = row["ignored"]
         span = float(row["last_done"] - row["first_claim"]) if ignored else float("nan")
-        out["drain"] = {"drained": drained, "ignored": ignored, "other": row["other"], "wall_s": wall,
-                        "boot_s": float(row["first_claim"]) - t_spawn_wall if ignored else float("nan"),
-                        "span_s": span, "rate": (ignored - 1) / span if ignored > 1 and span > 0 else float("nan")}
+        out["drain"] = {
+            "drained": drained,
+            "ignored": ignored,
+            "other": row["other"],
+            "wall_s": wall,
+            "boot_s": float(row["first_claim"]) - t_spawn_wall if ignored else float("nan"),
+            "span_s": span,
+            "rate": (ignored - 1) / span if ignored > 1 and span > 0 else float("nan"),
+        }
         progress(f"drain: {out['drain']}")
         if not drained:
-            raise BenchError(f"backlog not drained after {DRAIN_TIMEOUT:.0f}s; worker log:\n"
-                             f"{tail(stack.worker.log, 20)}")  # type: ignore[union-attr]
+            raise BenchError(
+                f"backlog not drained after {DRAIN_TIMEOUT:.0f}s; worker log:\n"
+                f"{tail(stack.worker.log, 20)}"
+            )  # type: ignore[union-attr]
 
         # 4. live pipeline: the worker is up and idle; a burst sized to last about --seconds.
         # Whichever is slower, accepting or draining, sets the pace of the live pipeline.
-        accept_rate = statistics.median(p.load.ok / p.load.elapsed for p in out["phases"]
-                                        if p.name == "webhook")
+        accept_rate = statistics.median(
+            p.load.ok / p.load.elapsed for p in out["phases"] if p.name == "webhook"
+        )
         pace = min(out["drain"]["rate"], accept_rate)
         burst = int(min(MAX_REQUESTS, max(500, pace * args.seconds)))
         progress(f"live: a burst of {burst:,} events, worker running")
         t_first = time.time()
-        live = await load(stack.port, lambda i: webhook_request(f"evt_bench_{run_id}_l{i}"),
-                          args.concurrency, DRAIN_TIMEOUT, burst)
+        live = await load(
+            stack.port,
+            lambda i: webhook_request(f"evt_bench_{run_id}_l{i}"),
+            args.concurrency,
+            DRAIN_TIMEOUT,
+            burst,
+        )
         drained = await wait_drained(conn, stack, DRAIN_TIMEOUT)
         last = await conn.fetchval(
             "SELECT extract(epoch FROM max(processed_at)) FROM stripe_events WHERE stripe_id LIKE $1",
-            f"evt_bench_{run_id}_l%")
+            f"evt_bench_{run_id}_l%",
+        )
         live_ignored = await conn.fetchval(
             "SELECT count(*) FROM stripe_events WHERE stripe_id LIKE $1 AND status = 'ignored'",
-            f"evt_bench_{run_id}_l%")
+            f"evt_bench_{run_id}_l%",
+        )
         total = float(last) - t_first if last is not None else float("nan")
-        out["live"] = {"sent": burst, "ok": live.ok, "send_s": live.elapsed, "accept_rate": live.ok / live.elapsed,
-                       "p50": live.pct(0.5), "p99": live.pct(0.99), "ignored": live_ignored, "drained": drained,
-                       "total_s": total, "rate": live_ignored / total if total > 0 else float("nan"),
-                       "errors": live.errors}
+        out["live"] = {
+            "sent": burst,
+            "ok": live.ok,
+            "send_s": live.elapsed,
+            "accept_rate": live.ok / live.elapsed,
+            "p50": live.pct(0.5),
+            "p99": live.pct(0.99),
+            "ignored": live_ignored,
+            "drained": drained,
+            "total_s": total,
+            "rate": live_ignored / total if total > 0 else float("nan"),
+            "errors": live.errors,
+        }
         progress(f"live: {out['live']}")
 
         # 5. duplicates: the first phase-2 ids again, freshly signed.
         before = await conn.fetchval("SELECT count(*) FROM stripe_events")
-        dups = await load(stack.port, lambda i: webhook_request(ids[i]), args.concurrency, 30.0,
-                          min(DUPLICATES, len(ids)))
+        dups = await load(
+            stack.port,
+            lambda i: webhook_request(ids[i]),
+            args.concurrency,
+            30.0,
+            min(DUPLICATES, len(ids)),
+        )
         await asyncio.sleep(1.0)
         after = await conn.fetchval("SELECT count(*) FROM stripe_events")
         requeued = await pending(conn)
-        out["dups"] = {"sent": dups.requests, "ok": dups.ok, "duplicate_true": dups.duplicates,
-                       "new_rows": after - before, "pending_after": requeued, "errors": dups.errors}
+        out["dups"] = {
+            "sent": dups.requests,
+            "ok": dups.ok,
+            "duplicate_true": dups.duplicates,
+            "new_rows": after - before,
+            "pending_after": requeued,
+            "errors": dups.errors,
+        }
         progress(f"duplicates: {out['dups']}")
     finally:
         await conn.close()
@@ -391,11 +499,18 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "kernel": platform.release(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
 
 
-def markdown(res: dict[str, Any], args: argparse.Namespace, host: dict[str, str], command: str) -> str:
+def markdown(
+    res: dict[str, Any], args: argparse.Namespace, host: dict[str, str], command: str
+) -> str:
     by: dict[str, list[Phase]] = {}
     for p in res["phases"]:
         by.setdefault(p.name, []).append(p)
@@ -411,23 +526,33 @@ def markdown(res: dict[str, Any], args: argparse.Namespace, host: dict[str, str]
         f"| measure (c={args.concurrency}, {args.seconds:g} s phases) | value | p50 | p99 | web CPU | core 0 / core 1 busy | generator CPU |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, label in (("healthz", "`GET /healthz` (peer: same app, no-op route)"),
-                        ("webhook", "`POST /webhooks/stripe` accepted, worker stopped")):
+    for name, label in (
+        ("healthz", "`GET /healthz` (peer: same app, no-op route)"),
+        ("webhook", "`POST /webhooks/stripe` accepted, worker stopped"),
+    ):
         for p in by[name]:
-            rows.append(f"| {label} | {rate(p):,.0f} req/s ({p.load.ok:,} × 200 in {p.load.elapsed:.1f} s) "
-                        f"| {p.load.pct(0.5):.1f} ms | {p.load.pct(0.99):.1f} ms | {p.web_cpu:.2f} "
-                        f"| {p.core0:.0%} / {p.core1:.0%} | {p.gen_cpu:.2f} |")
+            rows.append(
+                f"| {label} | {rate(p):,.0f} req/s ({p.load.ok:,} × 200 in {p.load.elapsed:.1f} s) "
+                f"| {p.load.pct(0.5):.1f} ms | {p.load.pct(0.99):.1f} ms | {p.web_cpu:.2f} "
+                f"| {p.core0:.0%} / {p.core1:.0%} | {p.gen_cpu:.2f} |"
+            )
     d, lv, dp = res["drain"], res["live"], res["dups"]
     rows.append(f"| ratio webhook ÷ healthz | **{wh / hz:.2f}×** | | | | | |")
-    rows.append(f"| worker (`--pool=solo`) drains the backlog of {res['backlog']:,} | **{d['rate']:,.0f} events/s** "
-                f"(first claim → last done {d['span_s']:.1f} s; spawn → drained {d['wall_s']:.1f} s, "
-                f"boot {d['boot_s']:.1f} s) | | | | | |")
-    rows.append(f"| live pipeline, worker running: {lv['sent']:,} events, first send → all 'ignored' "
-                f"| **{lv['rate']:,.0f} events/s** ({lv['total_s']:.1f} s; accepted at {lv['accept_rate']:,.0f}/s "
-                f"in {lv['send_s']:.1f} s) | {lv['p50']:.1f} ms | {lv['p99']:.1f} ms | | | |")
-    rows.append(f"| duplicates (same id again, fresh signature) | {dp['ok']}/{dp['sent']} × 200, "
-                f"{dp['duplicate_true']} say `\"duplicate\": true`; {dp['new_rows']} new rows, "
-                f"{dp['pending_after']} re-queued | | | | | |")
+    rows.append(
+        f"| worker (`--pool=solo`) drains the backlog of {res['backlog']:,} | **{d['rate']:,.0f} events/s** "
+        f"(first claim → last done {d['span_s']:.1f} s; spawn → drained {d['wall_s']:.1f} s, "
+        f"boot {d['boot_s']:.1f} s) | | | | | |"
+    )
+    rows.append(
+        f"| live pipeline, worker running: {lv['sent']:,} events, first send → all 'ignored' "
+        f"| **{lv['rate']:,.0f} events/s** ({lv['total_s']:.1f} s; accepted at {lv['accept_rate']:,.0f}/s "
+        f"in {lv['send_s']:.1f} s) | {lv['p50']:.1f} ms | {lv['p99']:.1f} ms | | | |"
+    )
+    rows.append(
+        f"| duplicates (same id again, fresh signature) | {dp['ok']}/{dp['sent']} × 200, "
+        f'{dp["duplicate_true"]} say `"duplicate": true`; {dp["new_rows"]} new rows, '
+        f"{dp['pending_after']} re-queued | | | | | |"
+    )
     notes = [
         "",
         f"`{command}` — {res['date']}, {host['nproc']} CPU(s) {host['cpu']}, Python {host['python']}, "
@@ -436,7 +561,9 @@ def markdown(res: dict[str, Any], args: argparse.Namespace, host: dict[str, str]
         f"{res['stored']:,} stored; after the drain {d['ignored']:,} 'ignored', {d['other']} other. "
         f"Live burst: {lv['ok']:,}/{lv['sent']:,} × 200, {lv['ignored']:,} 'ignored'.",
     ]
-    notes += [f"LEAKED (killed by the bench): {x}" for x in res.get("leaked", [])] or ["No process left behind."]
+    notes += [f"LEAKED (killed by the bench): {x}" for x in res.get("leaked", [])] or [
+        "No process left behind."
+    ]
     return "\n".join(rows + notes)
 
 
@@ -444,12 +571,24 @@ def markdown(res: dict[str, Any], args: argparse.Namespace, host: dict[str, str]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase (default 10)")
-    parser.add_argument("--concurrency", type=int, default=32, help="concurrent senders (default 32)")
-    parser.add_argument("--profile", type=Path, default=None,
-                        help="py-spy raw profiles of web (webhook phase) and worker (drain) into this dir")
-    parser.add_argument("--reps", type=int, default=1, help="healthz/webhook phase pairs (default 1)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.webhooks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="length of each measured phase (default 10)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="concurrent senders (default 32)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="py-spy raw profiles of web (webhook phase) and worker (drain) into this dir",
+    )
+    parser.add_argument(
+        "--reps", type=int, default=1, help="healthz/webhook phase pairs (default 1)"
+    )
     return parser.parse_args(argv)
 
 
@@ -459,7 +598,9 @@ def _interrupted(_signum: int, _frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    command = ".venv/bin/python -m bench.webhooks " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = ".venv/bin/python -m bench.webhooks " + " ".join(
+        sys.argv[1:] if argv is None else argv
+    )
     signal.signal(signal.SIGTERM, _interrupted)
     host = machine()
     become_subreaper()
@@ -475,12 +616,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress(f"web on 127.0.0.1:{stack.port}")
         try:
             import uvloop
+
             res = uvloop.run(run(stack, args))
         except ImportError:
             res = asyncio.run(run(stack, args))
-        res["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        res["tree"] = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                                     capture_output=True, text=True, timeout=10).stdout.strip()
+        res["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+        res["tree"] = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         code = 0
     except BenchError as exc:
         progress(f"FAILED: {exc}")

@@ -1,4 +1,5 @@
 """Pool lifecycle and the atomic() block that flushes realtime events after commit."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,27 +1,27 @@
-"""The one module that emits to browsers: events are queued in a transaction, sent after commit.
+"""The one module that emits to browsers: events queued in a unit of work are sent after its commit.
 
 Every process (API, Celery) publishes through a write-only python-socketio Redis manager on
 the same channel the Socket.IO servers listen to, so an event reaches a browser whichever
 process holds its socket.
 """
+
 from __future__ import annotations
 
 import asyncio
-import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import socketio
 import structlog
 
-from db.piccolo_conf import DB
-from server.settings import get_settings
+from core.settings import get_settings
+from db import uow
 
 log = structlog.get_logger(__name__)
 
 CHANNEL = "socketio"
+_SLOT = "realtime.events"
 
 
 class QueuedEvent(msgspec.Struct, frozen=True):
@@ -80,10 +80,6 @@ class Coalescer:
 _coalescer = Coalescer()
 
 
-_pending: contextvars.ContextVar[list[QueuedEvent] | None] = contextvars.ContextVar(
-    "realtime_pending", default=None)
-_after_commit: contextvars.ContextVar[dict[str, Callable[[], Awaitable[None]]] | None] = (
-    contextvars.ContextVar("realtime_after_commit", default=None))
 _manager: socketio.AsyncRedisManager | None = None
 # Publishes in flight per process. The manager's Redis pool refuses a connection past its size,
 # and its retry then replaces the whole client with a new pool: a burst (thousands of
@@ -98,8 +94,9 @@ _sender: Callable[[QueuedEvent], Any] | None = None
 def _get_manager() -> socketio.AsyncRedisManager:
     global _manager, _gate
     if _manager is None:
-        _manager = socketio.AsyncRedisManager(get_settings().redis_url, channel=CHANNEL,
-                                              write_only=True)
+        _manager = socketio.AsyncRedisManager(
+            get_settings().redis_url, channel=CHANNEL, write_only=True
+        )
         _gate = asyncio.Semaphore(MAX_PUBLISHING)
     return _manager
 
@@ -116,18 +113,31 @@ def set_sender(sender: Callable[[QueuedEvent], Any] | None) -> None:
     _sender = sender
 
 
-def queue(room: str, event: str, payload: msgspec.Struct, skip_sid: str | None = None,
-          coalesce: str | None = None, rank: int = 0) -> None:
-    """Queue an event for after the current atomic() block commits."""
-    pending = _pending.get()
-    if pending is None:
-        raise RuntimeError("realtime events must be queued inside db atomic()")
-    pending.append(QueuedEvent(room=room, event=event, payload=payload, skip_sid=skip_sid,
-                               coalesce=coalesce, rank=rank))
+def queue(
+    room: str,
+    event: str,
+    payload: msgspec.Struct,
+    skip_sid: str | None = None,
+    coalesce: str | None = None,
+    rank: int = 0,
+) -> None:
+    """Queue an event for after the current unit of work (db.uow) commits."""
+    if not uow.in_work():
+        raise RuntimeError("realtime events must be queued inside db atomic() or after_write()")
+    work = uow.current_work()
+    pending = work.slot(_SLOT, list)
+    if not pending:  # the first event of this block: publish them all once it has committed
+        uow.on_commit(_SLOT, lambda: flush(pending), last=True)
+    pending.append(
+        QueuedEvent(
+            room=room, event=event, payload=payload, skip_sid=skip_sid, coalesce=coalesce, rank=rank
+        )
+    )
 
 
-async def publish_ephemeral(room: str, event: str, payload: msgspec.Struct,
-                            skip_sid: str | None = None) -> None:
+async def publish_ephemeral(
+    room: str, event: str, payload: msgspec.Struct, skip_sid: str | None = None
+) -> None:
     """Send at once an event that describes no stored state (typing, presence)."""
     await flush([QueuedEvent(room=room, event=event, payload=payload, skip_sid=skip_sid)])
 
@@ -142,8 +152,7 @@ async def _publish(item: QueuedEvent) -> None:
     manager = _get_manager()
     assert _gate is not None
     async with _gate:
-        await manager.emit(item.event, data, room=item.room, namespace="/",
-                           skip_sid=item.skip_sid)
+        await manager.emit(item.event, data, room=item.room, namespace="/", skip_sid=item.skip_sid)
 
 
 async def flush(items: list[QueuedEvent]) -> None:
@@ -155,68 +164,3 @@ async def flush(items: list[QueuedEvent]) -> None:
                 await _publish(item)
         except Exception:  # a lost push must never undo a committed write
             log.exception("realtime publish failed", event=item.event, room=item.room)
-
-
-@asynccontextmanager
-async def atomic() -> AsyncIterator[None]:
-    """A database transaction whose queued events are published only if it commits.
-
-    Piccolo has no on-commit hook, so the events wait in a context-local list and are
-    flushed after the transaction block exits cleanly; on error they are dropped.
-    """
-    outer = _pending.get()
-    if outer is not None:  # nested: join the outer block and its commit
-        async with DB.transaction():
-            yield
-        return
-    async with _collecting(transaction=True):
-        yield
-
-
-@asynccontextmanager
-async def after_write() -> AsyncIterator[None]:
-    """For a write that is a single statement committing on its own (autocommit): events queued
-    in the block are published when it exits cleanly, the statement having committed by then.
-    Inside an atomic() block it simply joins that block (and its commit)."""
-    if _pending.get() is not None:
-        yield
-        return
-    async with _collecting(transaction=False):
-        yield
-
-
-@asynccontextmanager
-async def _collecting(transaction: bool) -> AsyncIterator[None]:
-    """Collect the block's events and after-commit hooks; on a clean exit run the hooks, then
-    publish the events (on an error both are dropped)."""
-    items: list[QueuedEvent] = []
-    hooks: dict[str, Callable[[], Awaitable[None]]] = {}
-    token, hooks_token = _pending.set(items), _after_commit.set(hooks)
-    try:
-        if transaction:
-            async with DB.transaction():
-                yield
-        else:
-            yield
-    finally:
-        _pending.reset(token)
-        _after_commit.reset(hooks_token)
-    await _run_hooks(hooks)
-    await flush(items)
-
-
-def on_commit(key: str, hook: Callable[[], Awaitable[None]]) -> None:
-    """Run `hook` once (per key) after the current atomic() block commits, before its events
-    are published: a cache dropped here cannot be re-read stale by a client reacting to them."""
-    hooks = _after_commit.get()
-    if hooks is None:
-        raise RuntimeError("on_commit hooks must be registered inside atomic() or after_write()")
-    hooks.setdefault(key, hook)
-
-
-async def _run_hooks(hooks: dict[str, Callable[[], Awaitable[None]]]) -> None:
-    for key, hook in hooks.items():
-        try:
-            await hook()
-        except Exception:  # like a lost push, a failed hook must never undo a committed write
-            log.exception("after-commit hook failed", key=key)

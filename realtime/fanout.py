@@ -29,6 +29,7 @@ request), a timer handle per socket for the next ping and another per read for t
 `FanoutServer._handle_connect` drop what the open connection no longer needs, and one
 `PingWheel` per process schedules every socket's pings.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -93,9 +94,11 @@ class SharedFrame:
 def _shared_frame_target(send: Any) -> Any:
     """uvicorn's websockets-sansio protocol behind an ASGI send, when frames can be shared."""
     proto = getattr(send, "__self__", None)
-    if (WebSocketsSansIOProtocol is not None
-            and type(proto) in (WebSocketsSansIOProtocol, LeanWebSocketProtocol)
-            and not proto.conn.extensions):
+    if (
+        WebSocketsSansIOProtocol is not None
+        and type(proto) in (WebSocketsSansIOProtocol, LeanWebSocketProtocol)
+        and not proto.conn.extensions
+    ):
         return proto
     return None
 
@@ -357,10 +360,17 @@ class FanoutSocket(async_socket.AsyncSocket):
 
     def _shared_ok(self) -> bool:
         proto = self._proto
-        return not (proto is None or self._drainer is not None or self._dead
-                    or proto.close_sent or proto.disconnected or not proto.writable.is_set()
-                    or proto.conn.state is not OPEN or proto.conn.expect_continuation_frame
-                    or proto.transport.is_closing())
+        return not (
+            proto is None
+            or self._drainer is not None
+            or self._dead
+            or proto.close_sent
+            or proto.disconnected
+            or not proto.writable.is_set()
+            or proto.conn.state is not OPEN
+            or proto.conn.expect_continuation_frame
+            or proto.transport.is_closing()
+        )
 
     def write_shared(self, frame: SharedFrame) -> bool:
         """Take the frame's shared bytes for this socket when nothing is pending; True if taken.
@@ -531,6 +541,7 @@ class FanoutSocket(async_socket.AsyncSocket):
 
     async def _websocket_handler(self, ws: Any) -> None:
         """python-engineio 4.15.1's handler, with the writer task replaced by inline writes."""
+
         async def websocket_wait() -> Any:
             data = await ws.wait()
             if data and len(data) > self.server.max_http_buffer_size:
@@ -610,8 +621,15 @@ class FanoutServer(socketio.AsyncServer):
 
     # What a connection's environ keeps once its connect handler has accepted it (see
     # `_handle_connect`): the request line, the peer and the headers worth logging.
-    KEPT_ENVIRON = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "HTTP_HOST",
-                    "HTTP_ORIGIN", "HTTP_USER_AGENT")
+    KEPT_ENVIRON = (
+        "REQUEST_METHOD",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "REMOTE_ADDR",
+        "HTTP_HOST",
+        "HTTP_ORIGIN",
+        "HTTP_USER_AGENT",
+    )
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return FanoutEngine
@@ -643,11 +661,13 @@ class FanoutServer(socketio.AsyncServer):
             scope["headers"] = []
 
 
-def encode_frame(server: socketio.AsyncServer, event: str, data: list[Any],
-                 namespace: str) -> SharedFrame | None:
+def encode_frame(
+    server: socketio.AsyncServer, event: str, data: list[Any], namespace: str
+) -> SharedFrame | None:
     """The engine.io text frame of an event, or None when it carries binary attachments."""
-    encoded = server.packet_class(sio_packet.EVENT, namespace=namespace,
-                                  data=[event, *data]).encode()
+    encoded = server.packet_class(
+        sio_packet.EVENT, namespace=namespace, data=[event, *data]
+    ).encode()
     if isinstance(encoded, list):
         return None
     return SharedFrame("4" + encoded)
@@ -660,8 +680,7 @@ class LocalFanout:
     rooms: dict[str, Any]
     get_participants: Any
 
-    async def fanout(self, event: str, data: Any, namespace: str, room: Any,
-                     skip_sid: Any) -> None:
+    async def fanout(self, event: str, data: Any, namespace: str, room: Any, skip_sid: Any) -> None:
         if namespace not in self.rooms:
             return
         args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
@@ -676,9 +695,15 @@ class LocalFanout:
             if sid in skip:
                 continue
             sock = sockets.get(eio_sid)
-            if (frame is not None and type(sock) is FanoutSocket and sock._send is not None
-                    and not sock._dead and not sock.closing and not sock.closed
-                    and not (sock.last_ping and now - sock.last_ping > timeout)):
+            if (
+                frame is not None
+                and type(sock) is FanoutSocket
+                and sock._send is not None
+                and not sock._dead
+                and not sock.closing
+                and not sock.closed
+                and not (sock.last_ping and now - sock.last_ping > timeout)
+            ):
                 if sock.write_shared(frame):
                     shared += 1
                 else:
@@ -692,13 +717,20 @@ class LocalFanout:
             STATS.fallback += len(slow)
             await self._send_slow(slow, frame, event, args, namespace)
 
-    async def _send_slow(self, eio_sids: list[str], frame: SharedFrame | None, event: str,
-                         args: list[Any], namespace: str) -> None:
+    async def _send_slow(
+        self,
+        eio_sids: list[str],
+        frame: SharedFrame | None,
+        event: str,
+        args: list[Any],
+        namespace: str,
+    ) -> None:
         if frame is not None:  # already encoded: the Socket.IO packet is the frame minus "4"
             parts: list[Any] = [frame.text[1:]]
         else:  # binary attachments: the library's encoding, in several parts
-            parts = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
-                                             data=[event, *args]).encode()
+            parts = self.server.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=[event, *args]
+            ).encode()
         eio_pkts = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
         for eio_sid in eio_sids:
             for p in eio_pkts:
@@ -708,12 +740,28 @@ class LocalFanout:
 class FanoutManager(LocalFanout, socketio.AsyncManager):
     """Single-process manager (no backplane) with the encode-once fan-out."""
 
-    async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
-                   skip_sid: Any = None, callback: Any = None, to: Any = None,
-                   **kwargs: Any) -> None:
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if callback is not None:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
-                                      callback=callback, to=to, **kwargs)
+            return await super().emit(
+                event,
+                data,
+                namespace,
+                room=room,
+                skip_sid=skip_sid,
+                callback=callback,
+                to=to,
+                **kwargs,
+            )
         await self.fanout(event, data, namespace or "/", to or room, skip_sid)
 
 
@@ -726,6 +774,10 @@ class FanoutRedisManager(LocalFanout, socketio.AsyncRedisManager):
         if message.get("callback") is not None or message.get("binary"):
             return await super()._handle_emit(message)
         data = message["data"]  # the publisher always sends the argument list
-        await self.fanout(message["event"], tuple(data) if isinstance(data, list) else data,
-                          message.get("namespace") or "/", message.get("room"),
-                          message.get("skip_sid"))
+        await self.fanout(
+            message["event"],
+            tuple(data) if isinstance(data, list) else data,
+            message.get("namespace") or "/",
+            message.get("room"),
+            message.get("skip_sid"),
+        )

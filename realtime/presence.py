@@ -5,11 +5,12 @@ every server process refreshes the entries of its own sockets, so a process that
 takes its sockets offline when their entries expire (swept by a beat task). A user is
 online while at least one entry is live; only the first and last socket flip the status.
 """
+
 from __future__ import annotations
 
 import time
 
-from server.redis import get_redis
+from core.redis import get_redis
 
 TTL_S = 90
 HEARTBEAT_S = 30
@@ -47,15 +48,17 @@ return left
 async def connect(user_id: int, sid: str) -> bool:
     """Register a socket; True when this made the user online."""
     now = time.time()
-    before = await get_redis().eval(_CONNECT, 2, _user_key(user_id), ONLINE_SET, sid, now,
-                                    now + TTL_S, TTL_S * 2, user_id)
+    before = await get_redis().eval(
+        _CONNECT, 2, _user_key(user_id), ONLINE_SET, sid, now, now + TTL_S, TTL_S * 2, user_id
+    )
     return int(before) == 0
 
 
 async def disconnect(user_id: int, sid: str) -> bool:
     """Forget a socket; True when the user has no live socket left."""
-    left = await get_redis().eval(_DISCONNECT, 2, _user_key(user_id), ONLINE_SET, sid,
-                                  time.time(), user_id)
+    left = await get_redis().eval(
+        _DISCONNECT, 2, _user_key(user_id), ONLINE_SET, sid, time.time(), user_id
+    )
     return int(left) == 0
 
 
@@ -87,7 +90,7 @@ async def online_among(user_ids: list[int]) -> set[int]:
     for uid in user_ids:
         pipe.zcount(_user_key(uid), now, "+inf")
     counts = await pipe.execute()
-    return {uid for uid, n in zip(user_ids, counts) if n}
+    return {uid for uid, n in zip(user_ids, counts, strict=True) if n}
 
 
 async def sweep() -> list[int]:

@@ -1,4 +1,5 @@
 """The one place where Socket.IO room names are made."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """create_app(): the Litestar app; `asgi` mounts Socket.IO beside it in one ASGI app."""
+
 from __future__ import annotations
 
 import gc
@@ -7,46 +8,61 @@ from pathlib import Path
 import socketio
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 import db  # noqa: F401  -- sets PICCOLO_CONF first
+from core.redis import close_redis
+from core.settings import get_settings
 from db.engine import close_pool, open_pool
 from server.domains.admin.controllers import AdminUsersController
-from server.domains.auth.controllers import AuthController
 from server.domains.affiliates.controllers import (
-    AffiliateLedgerController, OwnerAffiliateMoneyController, OwnerPayoutController,
+    AffiliateLedgerController,
+    OwnerAffiliateMoneyController,
+    OwnerPayoutController,
     OwnerWithdrawalController,
 )
+from server.domains.auth.controllers import AuthController
 from server.domains.auth.middleware import auth_middleware
 from server.domains.billing.controllers import (
-    AccessController, CheckoutController, CheckoutStatusController, OwnerRefundController,
-    PurchaseController, RefundController, StripeWebhookController,
+    AccessController,
+    CheckoutController,
+    CheckoutStatusController,
+    OwnerRefundController,
+    PurchaseController,
+    RefundController,
+    StripeWebhookController,
 )
 from server.domains.catalog.controllers import (
-    ButtonConfigController, ButtonController, PlanController, ProductController,
+    ButtonConfigController,
+    ButtonController,
+    PlanController,
+    ProductController,
 )
 from server.domains.chat.controllers import (
-    BlockController, ChannelMessagesController, DmController,
+    BlockController,
+    ChannelMessagesController,
+    DmController,
 )
 from server.domains.guilds.controllers import (
-    ChannelController, GuildController, ModerationController,
+    ChannelController,
+    GuildController,
+    ModerationController,
 )
 from server.domains.ops.controllers import OpsController
 from server.domains.ops.devmail import DevMailController
 from server.domains.ops.metrics import register_collectors
 from server.domains.pages.controllers import PagesController
 from server.domains.tracking.controllers import (
-    AffiliateDashboardController, OwnerAffiliatesController, TrackingController,
+    AffiliateDashboardController,
+    OwnerAffiliatesController,
+    TrackingController,
 )
 from server.errors import EXCEPTION_HANDLERS
 from server.logging import configure_logging, request_id_middleware
-from server.redis import close_redis
-from server.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,10 +74,12 @@ class MetricsController(PrometheusController):
 def _static_routers() -> list:
     vendor = ROOT / "node_modules" / "socket.io-client" / "dist"
     return [
-        create_static_files_router(path="/static", directories=[ROOT / "static"],
-                                   include_in_schema=False),
-        create_static_files_router(path="/vendor/socket.io", directories=[vendor],
-                                   include_in_schema=False),
+        create_static_files_router(
+            path="/static", directories=[ROOT / "static"], include_in_schema=False
+        ),
+        create_static_files_router(
+            path="/vendor/socket.io", directories=[vendor], include_in_schema=False
+        ),
     ]
 
 
@@ -91,30 +109,60 @@ def create_app() -> Litestar:
     settings = get_settings()
     configure_logging()
     register_collectors()
-    prometheus = PrometheusConfig(app_name="weokto", prefix="weokto", group_path=True,
-                                  exclude=["/metrics", "/static", "/vendor"])
-    handlers: list = [OpsController, MetricsController, AuthController, AdminUsersController,
-                      GuildController, ModerationController, ChannelController,
-                      ChannelMessagesController, DmController, BlockController,
-                      StripeWebhookController, CheckoutController, CheckoutStatusController,
-                      PurchaseController, AccessController, RefundController,
-                      OwnerRefundController, ProductController, PlanController,
-                      ButtonController, ButtonConfigController,
-                      TrackingController, AffiliateDashboardController,
-                      OwnerAffiliatesController, AffiliateLedgerController,
-                      OwnerAffiliateMoneyController, OwnerPayoutController,
-                      OwnerWithdrawalController,
-                      PagesController, *_static_routers()]
+    prometheus = PrometheusConfig(
+        app_name="weokto",
+        prefix="weokto",
+        group_path=True,
+        exclude=["/metrics", "/static", "/vendor"],
+    )
+    handlers: list = [
+        OpsController,
+        MetricsController,
+        AuthController,
+        AdminUsersController,
+        GuildController,
+        ModerationController,
+        ChannelController,
+        ChannelMessagesController,
+        DmController,
+        BlockController,
+        StripeWebhookController,
+        CheckoutController,
+        CheckoutStatusController,
+        PurchaseController,
+        AccessController,
+        RefundController,
+        OwnerRefundController,
+        ProductController,
+        PlanController,
+        ButtonController,
+        ButtonConfigController,
+        TrackingController,
+        AffiliateDashboardController,
+        OwnerAffiliatesController,
+        AffiliateLedgerController,
+        OwnerAffiliateMoneyController,
+        OwnerPayoutController,
+        OwnerWithdrawalController,
+        PagesController,
+        *_static_routers(),
+    ]
     if settings.is_dev:  # the mail catcher's views exist only outside production
         handlers.append(DevMailController)
     return Litestar(
         route_handlers=handlers,
         middleware=[request_id_middleware, prometheus.middleware, auth_middleware],
-        csrf_config=CSRFConfig(secret=settings.secret_key, cookie_name="csrftoken",
-                               header_name="x-csrftoken", cookie_secure=settings.is_production,
-                               cookie_samesite="lax", exclude=["/webhooks"]),
-        template_config=TemplateConfig(directory=ROOT / "server" / "templates",
-                                       engine=JinjaTemplateEngine),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="csrftoken",
+            header_name="x-csrftoken",
+            cookie_secure=settings.is_production,
+            cookie_samesite="lax",
+            exclude=["/webhooks"],
+        ),
+        template_config=TemplateConfig(
+            directory=ROOT / "server" / "templates", engine=JinjaTemplateEngine
+        ),
         openapi_config=OpenAPIConfig(title="WEOKTO / STAM API", version="0.1.0", path="/schema"),
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[_startup],
@@ -124,7 +172,8 @@ def create_app() -> Litestar:
 
 
 def create_asgi() -> socketio.ASGIApp:
-    from realtime.server import sio
+    import server.sockets  # noqa: F401  -- registers the socket handlers on sio
+    from realtime.sio import sio
 
     # Lifespan goes to Litestar: ASGIApp's own on_startup would swallow Litestar's hooks.
     return socketio.ASGIApp(sio, other_asgi_app=create_app(), socketio_path="socket.io")

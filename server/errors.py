@@ -1,4 +1,5 @@
 """Application errors and the one mapper that turns them into JSON error bodies."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,14 @@ class AppError(Exception):
     status_code = HTTP_500_INTERNAL_SERVER_ERROR
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
@@ -34,7 +41,9 @@ class AppError(Exception):
         self.headers = headers or {}
 
     def body(self) -> ErrorBody:
-        return ErrorBody(error=ErrorDetail(code=self.code, message=self.message, details=self.details))
+        return ErrorBody(
+            error=ErrorDetail(code=self.code, message=self.message, details=self.details)
+        )
 
 
 class ClientError(AppError):
@@ -68,18 +77,34 @@ class RateLimited(ClientError):
 
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         retry_after = max(1, int(retry_after))
-        super().__init__(message, details={"retry_after": retry_after, **(details or {})},
-                         headers={"Retry-After": str(retry_after)})
+        super().__init__(
+            message,
+            details={"retry_after": retry_after, **(details or {})},
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-               415: "unsupported_media_type", 429: "rate_limited", 503: "unavailable"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 def _json(body: ErrorBody, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(content=msgspec.to_builtins(body), status_code=status,
-                    media_type=MediaType.JSON, headers=headers or {})
+    return Response(
+        content=msgspec.to_builtins(body),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers or {},
+    )
 
 
 def app_error_handler(_: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
@@ -122,14 +147,22 @@ EXCEPTION_HANDLERS = {
 
 ERROR_CODES = (400, 401, 403, 404, 409, 429)
 
-_DESCRIPTIONS = {400: "Invalid input", 401: "Not signed in", 403: "Not allowed",
-                 404: "Not found", 409: "Conflict", 429: "Rate limited (see Retry-After)",
-                 503: "A dependency is unavailable"}
+_DESCRIPTIONS = {
+    400: "Invalid input",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    429: "Rate limited (see Retry-After)",
+    503: "A dependency is unavailable",
+}
 
 
 def error_responses(*codes: int) -> dict[int, Any]:
     """OpenAPI entries documenting the error body for the given status codes."""
     from litestar.openapi.datastructures import ResponseSpec
 
-    return {c: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(c, "Error"))
-            for c in codes}
+    return {
+        c: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(c, "Error"))
+        for c in codes
+    }

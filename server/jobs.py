@@ -1,10 +1,12 @@
-"""Queue Celery tasks from async code by name (no import cycle between server and tasks)."""
+"""Queue Celery tasks from async code by name (the tasks package is never imported here)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import anyio
 
+from core.queue import celery_app
 from server.errors import AppError
 
 
@@ -14,8 +16,6 @@ class Unavailable(AppError):
 
 
 async def enqueue(task_name: str, *args: Any) -> None:
-    from tasks.app import celery_app
-
     def _send() -> None:
         celery_app.send_task(task_name, args=list(args))
 

@@ -1,4 +1,5 @@
 """Structured JSON logs with a request id bound to every line of a request."""
+
 from __future__ import annotations
 
 import logging
@@ -10,12 +11,16 @@ import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.settings import get_settings
+from core.settings import get_settings
 
 
 def configure_logging() -> None:
     json_logs = get_settings().log_json
-    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if json_logs
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -41,7 +46,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id = (
+            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        )
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started, status = time.perf_counter(), 500
 
@@ -55,8 +62,13 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_wrapper)
         finally:
-            access_log.info("request", method=scope["method"], path=scope["path"], status=status,
-                            duration_ms=round((time.perf_counter() - started) * 1000, 2))
+            access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
             structlog.contextvars.unbind_contextvars("request_id")
 
     return middleware

@@ -3,6 +3,7 @@
 Litestar's RateLimitConfig keys on the client only; login needs limits keyed by the
 address being mailed as well, with the same 429 + Retry-After answer, so both go here.
 """
+
 from __future__ import annotations
 
 import msgspec
@@ -10,8 +11,8 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.redis import get_redis
 from server.errors import RateLimited
-from server.redis import get_redis
 
 log = structlog.get_logger(__name__)
 

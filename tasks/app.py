@@ -1,27 +1,22 @@
 """The Celery app (Redis broker), its beat schedule and task-outcome metrics."""
+
 from __future__ import annotations
 
-from celery import Celery
 from celery.schedules import crontab
 from celery.signals import task_failure, task_retry, task_success
 
 import db  # noqa: F401  -- sets PICCOLO_CONF before any table import
-from server.settings import get_settings
+from core.queue import celery_app
+from core.settings import get_settings
 
-VISIBILITY_TIMEOUT_S = 3600
-
-celery_app = Celery("weokto", broker=get_settings().redis_url, include=[
-    "tasks.mail", "tasks.realtime", "tasks.maintenance", "tasks.billing", "tasks.ledger"])
+celery_app.conf.include = [
+    "tasks.mail",
+    "tasks.realtime",
+    "tasks.maintenance",
+    "tasks.billing",
+    "tasks.ledger",
+]
 celery_app.conf.update(
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    task_ignore_result=True,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-    broker_connection_retry_on_startup=True,
-    task_serializer="json",
-    accept_content=["json"],
-    timezone="UTC",
     beat_schedule={
         "sweep-presence": {
             "task": "tasks.realtime.sweep_presence",
@@ -78,15 +73,15 @@ def _count(task_name: str, state: str) -> None:
 
 
 @task_success.connect
-def _on_success(sender=None, **_: object) -> None:  # noqa: ANN001
+def _on_success(sender=None, **_: object) -> None:
     _count(sender.name, "success")
 
 
 @task_failure.connect
-def _on_failure(sender=None, **_: object) -> None:  # noqa: ANN001
+def _on_failure(sender=None, **_: object) -> None:
     _count(sender.name, "failure")
 
 
 @task_retry.connect
-def _on_retry(sender=None, **_: object) -> None:  # noqa: ANN001
+def _on_retry(sender=None, **_: object) -> None:
     _count(sender.name, "retry")

@@ -1,22 +1,33 @@
 """Billing tasks: process stored Stripe events (idempotent: the row is claimed first)."""
+
 from __future__ import annotations
 
 from tasks.app import celery_app
 from tasks.runner import run
 
 
-@celery_app.task(name="tasks.billing.process_stripe_event", acks_late=True,
-                 autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=600,
-                 max_retries=8)
+@celery_app.task(
+    name="tasks.billing.process_stripe_event",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=8,
+)
 def process_stripe_event(stripe_id: str) -> str:
     from server.domains.billing.webhooks import do_process_event
 
     return run(do_process_event(stripe_id))
 
 
-@celery_app.task(name="tasks.billing.drain_stripe_events", acks_late=True,
-                 autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=600,
-                 max_retries=8)
+@celery_app.task(
+    name="tasks.billing.drain_stripe_events",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=8,
+)
 def drain_stripe_events() -> int:
     """Process the stored events in batches (queued by the webhook endpoint, and every minute
     by beat for anything a lost task left behind)."""
@@ -31,9 +42,14 @@ async def _sync(kind: str, row_id: int) -> str:
     return await (do_sync_product(row_id) if kind == "product" else do_sync_plan(row_id))
 
 
-@celery_app.task(name="tasks.billing.sync_catalog", acks_late=True,
-                 autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=600,
-                 max_retries=10)
+@celery_app.task(
+    name="tasks.billing.sync_catalog",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=10,
+)
 def sync_catalog(kind: str, row_id: int) -> str:
     """Mirror a product or plan to Stripe; safe to run twice (idempotency keys)."""
     return run(_sync(kind, row_id))

@@ -1,13 +1,19 @@
 """Ledger tasks: converge an invoice's commission effects; mature what is due (idempotent)."""
+
 from __future__ import annotations
 
 from tasks.app import celery_app
 from tasks.runner import run
 
 
-@celery_app.task(name="tasks.ledger.sync_invoice", acks_late=True,
-                 autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=600,
-                 max_retries=8)
+@celery_app.task(
+    name="tasks.ledger.sync_invoice",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=8,
+)
 def sync_invoice(invoice_id: int) -> list[str]:
     """Post whatever the invoice implies and the ledger lacks; a replay posts nothing."""
     from server.domains.affiliates.commissions import do_sync_invoice
@@ -15,9 +21,14 @@ def sync_invoice(invoice_id: int) -> list[str]:
     return run(do_sync_invoice(invoice_id)).posted
 
 
-@celery_app.task(name="tasks.ledger.sync_purchase", acks_late=True,
-                 autoretry_for=(Exception,), retry_backoff=2, retry_backoff_max=600,
-                 max_retries=8)
+@celery_app.task(
+    name="tasks.ledger.sync_purchase",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=8,
+)
 def sync_purchase(purchase_id: int) -> int:
     """Sync all invoices of a purchase: enqueue it when the purchase's attribution is made."""
     from server.domains.affiliates.commissions import do_sync_purchase

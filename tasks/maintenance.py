@@ -1,4 +1,5 @@
 """Housekeeping jobs run by beat."""
+
 from __future__ import annotations
 
 from tasks.app import celery_app

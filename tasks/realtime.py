@@ -1,4 +1,5 @@
 """Realtime tasks: prove the worker-to-browser path through the Redis backplane."""
+
 from __future__ import annotations
 
 import socket

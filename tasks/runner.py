@@ -3,6 +3,7 @@
 A persistent loop (rather than asyncio.run per task) lets the asyncpg pool and Redis
 clients live across tasks; each forked worker child makes its own on first use.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -5,6 +5,7 @@ missing), else embedded PostgreSQL and Redis under a throwaway directory, starte
 The environment is set in pytest_configure, before any test module imports server/db/tasks code,
 because settings are cached and the Piccolo engine is built at import time.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from server.dev.embedded import resolve_services
-from server.dev.procs import ROOT, free_port
-from server.dev.stack import migrate_argv, procfile_argv, stack_env
+from devtools.embedded import resolve_services
+from devtools.procs import ROOT, free_port
+from devtools.stack import migrate_argv, procfile_argv, stack_env
 from tests.harness import (
     ManagedProcess,
     Stack,
@@ -38,7 +39,14 @@ from tests.harness import (
 )
 
 STACK_KEY = pytest.StashKey[Stack]()
-APP_MODULES = ("db.piccolo_conf", "server.settings", "server.app", "tasks.app", "realtime.server")
+APP_MODULES = (
+    "db.piccolo_conf",
+    "core.settings",
+    "server.app",
+    "tasks.app",
+    "realtime.sio",
+    "server.sockets",
+)
 TEST_SECRET = "test-secret-key-not-for-production-0123456789abcdef"
 
 
@@ -51,8 +59,14 @@ def pytest_configure(config: pytest.Config) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="weokto-test-"))
     services = resolve_services(tmp, os.environ, db_name="weokto_test", persist_redis=False)
     port, smtp_port = free_port(), free_port()
-    env = stack_env({**os.environ, "DATA_DIR": str(tmp)}, services, port=port,
-                    smtp_port=smtp_port, app_env="test", stripe_port=free_port())
+    env = stack_env(
+        {**os.environ, "DATA_DIR": str(tmp)},
+        services,
+        port=port,
+        smtp_port=smtp_port,
+        app_env="test",
+        stripe_port=free_port(),
+    )
     env.update(
         SECRET_KEY=os.environ.get("SECRET_KEY") or TEST_SECRET,
         WEOKTO_BASE_URL=f"http://localhost:{port}",
@@ -61,7 +75,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     os.environ.update(env)
     resolve_localhost_subdomains()
-    config.stash[STACK_KEY] = Stack(tmp=tmp, services=services, env=env, port=port, smtp_port=smtp_port)
+    config.stash[STACK_KEY] = Stack(
+        tmp=tmp, services=services, env=env, port=port, smtp_port=smtp_port
+    )
     # Shared fixtures load only now (not via pytest_plugins, which imports before this hook), so
     # they may import app code at module level.
     if (Path(__file__).parent / "fixtures.py").exists():
@@ -104,7 +120,9 @@ def migrated(stack: Stack) -> None:
         migrate_argv(), env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     if result.returncode != 0:
-        raise RuntimeError(f"migrations failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise RuntimeError(
+            f"migrations failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -116,10 +134,20 @@ async def db(migrated: None) -> AsyncIterator[Any]:
     await close_pool()
 
 
-def _managed(stack: Stack, name: str, argv: list[str], ready: Callable[[], bool],
-             env: dict[str, str] | None = None) -> ManagedProcess:
-    process = ManagedProcess(name=name, argv=argv, env=env or stack.env,
-                             log_path=stack.tmp / "logs" / f"{name}.log", ready=ready)
+def _managed(
+    stack: Stack,
+    name: str,
+    argv: list[str],
+    ready: Callable[[], bool],
+    env: dict[str, str] | None = None,
+) -> ManagedProcess:
+    process = ManagedProcess(
+        name=name,
+        argv=argv,
+        env=env or stack.env,
+        log_path=stack.tmp / "logs" / f"{name}.log",
+        ready=ready,
+    )
     stack.processes.append(process)
     return process
 
@@ -164,7 +192,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(stack: Stack, celery_worker: ManagedProcess, mailcatcher: ManagedProcess) -> Iterator[LiveServer]:
+def live_server(
+    stack: Stack, celery_worker: ManagedProcess, mailcatcher: ManagedProcess
+) -> Iterator[LiveServer]:
     healthz = f"http://127.0.0.1:{stack.port}/healthz"
     process = _managed(stack, "web", procfile_argv("web", stack.env), http_ready(healthz))
     yield LiveServer(port=stack.port, process=process.start())
@@ -175,8 +205,12 @@ def live_server(stack: Stack, celery_worker: ManagedProcess, mailcatcher: Manage
 def stripe_emulator(stack: Stack) -> Iterator[str]:
     """The local Stripe emulator the app and the worker talk to (its base URL)."""
     port = int(stack.env["STRIPE_PORT"])
-    process = _managed(stack, "stripe", procfile_argv("stripe", stack.env),
-                       http_ready(f"http://127.0.0.1:{port}/_emulator/health"))
+    process = _managed(
+        stack,
+        "stripe",
+        procfile_argv("stripe", stack.env),
+        http_ready(f"http://127.0.0.1:{port}/_emulator/health"),
+    )
     process.start()
     yield stack.env["STRIPE_API_BASE"]
     process.stop()
@@ -234,7 +268,9 @@ async def clean(stack: Stack, migrated: None) -> None:
 
 
 @pytest.fixture
-def read_mail(stack: Stack, mailcatcher: ManagedProcess) -> Callable[..., Awaitable[dict[str, Any]]]:
+def read_mail(
+    stack: Stack, mailcatcher: ManagedProcess
+) -> Callable[..., Awaitable[dict[str, Any]]]:
     """`await read_mail(email, timeout=15)`: the newest caught message to that address.
 
     A message already returned in this test is not returned again, so "send, read, send, read"

@@ -1,4 +1,5 @@
 """Shared test fixtures: in-process API clients per platform, login helper, event capture."""
+
 from __future__ import annotations
 
 import re
@@ -70,8 +71,9 @@ def login(read_mail: Any, celery_worker: Any, mailcatcher: Any) -> Login:
         sent = await client.post("/api/auth/magic-link/send", json={"email": email})
         assert sent.status_code == 202, sent.text
         mail = await read_mail(email)
-        res = await client.post("/api/auth/magic-link/verify-otp",
-                                json={"email": email, "otp": code_of(mail)})
+        res = await client.post(
+            "/api/auth/magic-link/verify-otp", json={"email": email, "otp": code_of(mail)}
+        )
         assert res.status_code == 200, res.text
         return res.json()
 
@@ -88,8 +90,13 @@ def captured_events() -> Any:
     seen: list[dict[str, Any]] = []
 
     def capture(item: emitter.QueuedEvent) -> None:
-        seen.append({"room": item.room, "event": item.event,
-                     "payload": msgspec.json.decode(msgspec.json.encode(item.payload))})
+        seen.append(
+            {
+                "room": item.room,
+                "event": item.event,
+                "payload": msgspec.json.decode(msgspec.json.encode(item.payload)),
+            }
+        )
 
     # Throttle windows are per process and keyed by ids, which restart with every test:
     # a window left open by an earlier test would swallow this test's first events.
@@ -108,7 +115,7 @@ async def wait_mails(email: str, count: int, timeout: float = 20.0) -> list[dict
     import json
     import time
 
-    from server.redis import get_redis
+    from core.redis import get_redis
 
     deadline = time.monotonic() + timeout
     while True:

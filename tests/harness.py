@@ -1,8 +1,9 @@
 """Test-side process management: the stack's processes with log files, and per-test cleanup.
 
-Ports, waits and process-group kills come from server/dev (shared with `make run`); only what is
+Ports, waits and process-group kills come from devtools (shared with `make run`); only what is
 specific to tests lives here.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,8 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from server.dev.embedded import Services
-from server.dev.procs import ROOT, http_status, spawn, stop_groups, tail, tcp_answers, wait_until
+from devtools.embedded import Services
+from devtools.procs import ROOT, http_status, spawn, stop_groups, tail, tcp_answers, wait_until
 
 MAIL_KEY = "dev:mail"
 # Kombu keeps queue->exchange bindings in these sets, written once when a worker starts; deleting
@@ -65,7 +66,9 @@ class ManagedProcess:
             log.flush()
             self.proc = spawn(self.argv, self.env, stdout=log, cwd=ROOT)
         try:
-            wait_until(self.ready, self.ready_timeout, self.name, alive=lambda: self.alive, interval=0.2)
+            wait_until(
+                self.ready, self.ready_timeout, self.name, alive=lambda: self.alive, interval=0.2
+            )
         except (RuntimeError, TimeoutError) as err:
             self.stop()
             raise RuntimeError(f"{err}\n--- {self.log_path}:\n{self.log_tail()}") from None
@@ -110,7 +113,9 @@ async def clear_redis(redis_url: str) -> None:
     """FLUSHDB, except Celery's routing tables (see KEEP_PREFIXES)."""
     client = aioredis.Redis.from_url(redis_url)
     try:
-        doomed = [key async for key in client.scan_iter(count=1000) if not key.startswith(KEEP_PREFIXES)]
+        doomed = [
+            key async for key in client.scan_iter(count=1000) if not key.startswith(KEEP_PREFIXES)
+        ]
         for start in range(0, len(doomed), 500):
             await client.unlink(*doomed[start : start + 500])
     finally:
@@ -129,7 +134,7 @@ async def wait_for_mail(
         while True:
             raws = await client.lrange(MAIL_KEY, 0, -1)  # LPUSH: newest first
             seen = [json.loads(raw) for raw in raws]
-            for raw, mail in zip(raws, seen):
+            for raw, mail in zip(raws, seen, strict=True):
                 if raw not in exclude and wanted in (addr.lower() for addr in mail.get("to", [])):
                     return raw, mail
             if time.monotonic() > deadline:
@@ -138,7 +143,9 @@ async def wait_for_mail(
     finally:
         await client.aclose()
     summary = [(m.get("to"), m.get("subject")) for m in seen[:10]] or "nothing"
-    raise TimeoutError(f"no new mail to {to_email} within {timeout:.0f}s; the catcher has {summary}")
+    raise TimeoutError(
+        f"no new mail to {to_email} within {timeout:.0f}s; the catcher has {summary}"
+    )
 
 
 def resolve_localhost_subdomains() -> None:

@@ -2,6 +2,7 @@
 
 Run by .ci/run (not collected by pytest): python tests/smoke_run.py [--port 8765] [--timeout 180]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from server.dev.procs import ROOT, http_status, tail, wait_until
+from devtools.procs import ROOT, http_status, tail, wait_until
 
 # A fresh address each run: mail caught by earlier runs must not answer for this one.
 EMAIL = f"smoke-{uuid.uuid4().hex[:10]}@example.com"
@@ -33,13 +34,20 @@ class SmokeError(Exception):
 
 
 def start_make_run(port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_PORT")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_PORT")
+    }
     env.update(PORT=str(port), NO_COLOR="1", DATA_DIR=str(DATA_DIR))
     with open(log_path, "wb") as log:
         # Own process group, so SIGINT to the group is exactly what Ctrl-C in a terminal does.
         return subprocess.Popen(
-            ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            ["make", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 
@@ -50,7 +58,9 @@ def ours(make: subprocess.Popen[bytes]) -> list[psutil.Process]:
     """
     procs = psutil.Process(make.pid).children(recursive=True)
     try:
-        postmaster = psutil.Process(int((DATA_DIR / "pg" / "postmaster.pid").read_text().split()[0]))
+        postmaster = psutil.Process(
+            int((DATA_DIR / "pg" / "postmaster.pid").read_text().split()[0])
+        )
         procs += [postmaster, *postmaster.children(recursive=True)]
     except (OSError, ValueError, IndexError, psutil.Error):
         pass
@@ -74,7 +84,9 @@ def sign_in(base: str, read_timeout: float = 30.0) -> str:
         sent = client.post("/api/auth/magic-link/send", json={"email": EMAIL}, headers=headers)
         expect(sent, 202, "magic-link/send")
         otp = wait_for_code(client, read_timeout)
-        verified = client.post("/api/auth/magic-link/verify-otp", json={"email": EMAIL, "otp": otp}, headers=headers)
+        verified = client.post(
+            "/api/auth/magic-link/verify-otp", json={"email": EMAIL, "otp": otp}, headers=headers
+        )
         expect(verified, 200, "magic-link/verify-otp")
         if "redirect" not in verified.json():
             raise SmokeError(f"verify-otp answered without 'redirect': {verified.text[:300]}")
@@ -87,7 +99,9 @@ def sign_in(base: str, read_timeout: float = 30.0) -> str:
 
 def expect(response: httpx.Response, status: int, what: str) -> None:
     if response.status_code != status:
-        raise SmokeError(f"{what}: expected {status}, got {response.status_code}: {response.text[:500]}")
+        raise SmokeError(
+            f"{what}: expected {status}, got {response.status_code}: {response.text[:500]}"
+        )
 
 
 def wait_for_code(client: httpx.Client, timeout: float) -> str:
@@ -99,18 +113,24 @@ def wait_for_code(client: httpx.Client, timeout: float) -> str:
             if EMAIL in mail.get("to", []):
                 match = OTP.search(mail.get("text", ""))
                 if not match:
-                    raise SmokeError(f"no 6-digit code in the mail text: {mail.get('text', '')[:300]!r}")
+                    raise SmokeError(
+                        f"no 6-digit code in the mail text: {mail.get('text', '')[:300]!r}"
+                    )
                 return match.group(1)
         time.sleep(0.25)
     raise SmokeError(f"no mail to {EMAIL} within {timeout:.0f}s")
 
 
-def stop_and_check(make: subprocess.Popen[bytes], tracked: list[psutil.Process], timeout: float = 30.0) -> float:
+def stop_and_check(
+    make: subprocess.Popen[bytes], tracked: list[psutil.Process], timeout: float = 30.0
+) -> float:
     started = time.monotonic()
     os.killpg(make.pid, signal.SIGINT)
     try:
         make.wait(timeout=timeout)
-        wait_until(lambda: not any(alive(p) for p in tracked), 15, "all processes of the run to exit")
+        wait_until(
+            lambda: not any(alive(p) for p in tracked), 15, "all processes of the run to exit"
+        )
     except (subprocess.TimeoutExpired, TimeoutError):
         left = [f"{p.pid} {' '.join(p.cmdline())[:120]}" for p in tracked if alive(p)]
         for proc in tracked:  # do not leave them to the next CI step
@@ -131,13 +151,22 @@ def main() -> int:
     make = start_make_run(args.port, log_path)
     tracked: list[psutil.Process] = []
     try:
-        wait_until(lambda: http_status(f"{base}/readyz") == 200, args.timeout, "/readyz", alive=lambda: make.poll() is None, interval=0.5)
+        wait_until(
+            lambda: http_status(f"{base}/readyz") == 200,
+            args.timeout,
+            "/readyz",
+            alive=lambda: make.poll() is None,
+            interval=0.5,
+        )
         ready_s = time.monotonic() - launched
         tracked = ours(make)
         sign_in(base)
         stop_s = stop_and_check(make, tracked)
     except (SmokeError, RuntimeError, TimeoutError, httpx.HTTPError) as err:
-        print(f"smoke: FAILED: {err}\n--- make run output (tail):\n{tail(log_path, 80)}", file=sys.stderr)
+        print(
+            f"smoke: FAILED: {err}\n--- make run output (tail):\n{tail(log_path, 80)}",
+            file=sys.stderr,
+        )
         if make.poll() is None:
             stop_and_check_quietly(make, tracked or ours(make))
         return 1

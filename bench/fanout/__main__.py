@@ -7,6 +7,7 @@ markdown report goes to stdout (`--json PATH` keeps the raw figures), progress t
 Every process started here is stopped at the end, and anything left behind is killed; every wait
 has a time limit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,22 +26,31 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from bench.fanout.loadgen import raise_nofile
-from server.dev.embedded import Services, database_name, ensure_database, resolve_services, with_database
-from server.dev.procs import ROOT, free_port, http_status, path_with_venv, tail, tcp_answers, venv_bin
-from server.dev.stack import migrate_argv, stack_env
+from devtools.embedded import (
+    Services,
+    resolve_services,
+    with_database,
+)
+from devtools.procs import ROOT, free_port, http_status, path_with_venv, tail, tcp_answers, venv_bin
+from devtools.stack import migrate_argv, stack_env
 
 SERVER_CORE, GEN_CORE = 0, 1
 TARGETS = ("ours", "py", "pyfast", "asgi", "node")
-LABELS = {"ours": "ours (full chat path)", "py": "python-socketio stock",
-          "pyfast": "python-socketio + fan-out engine", "asgi": "bare ASGI ceiling", "node": "Node socket.io"}
+LABELS = {
+    "ours": "ours (full chat path)",
+    "py": "python-socketio stock",
+    "pyfast": "python-socketio + fan-out engine",
+    "asgi": "bare ASGI ceiling",
+    "node": "Node socket.io",
+}
 PYTHON_TARGETS = ("ours", "py", "pyfast", "asgi")
 RATIO_BASES = ("node", "asgi", "py")  # the report's "ours ÷ X" columns
 PEER_DIR = ROOT / "bench" / "peer"
@@ -112,19 +122,32 @@ class Proc:
             pass
 
 
-def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path, core: int,
-          cwd: Path = ROOT, pipes: bool = False) -> Proc:
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    core: int,
+    cwd: Path = ROOT,
+    pipes: bool = False,
+) -> Proc:
     with open(log, "ab") as out:
         popen = subprocess.Popen(
-            list(argv), env=dict(env), cwd=str(cwd),
+            list(argv),
+            env=dict(env),
+            cwd=str(cwd),
             stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if pipes else out, stderr=out,
-            start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+            stdout=subprocess.PIPE if pipes else out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, {core}),
         )
     return Proc(name, popen, log)
 
 
-def wait_for(check: Callable[[], bool], proc: Proc, what: str, timeout: float = START_TIMEOUT) -> None:
+def wait_for(
+    check: Callable[[], bool], proc: Proc, what: str, timeout: float = START_TIMEOUT
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -244,13 +267,17 @@ class Generator:
                 self.lines.put(json.loads(raw))
             except ValueError:
                 continue
-        self.lines.put({"event": "error", "error": f"generator exited; log:\n{tail(self.proc.log, 20)}"})
+        self.lines.put(
+            {"event": "error", "error": f"generator exited; log:\n{tail(self.proc.log, 20)}"}
+        )
 
     def expect(self, event: str, timeout: float) -> dict[str, Any]:
         try:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
-            raise BenchError(f"generator: no {event!r} after {timeout:.0f}s; log:\n{tail(self.proc.log, 20)}") from None
+            raise BenchError(
+                f"generator: no {event!r} after {timeout:.0f}s; log:\n{tail(self.proc.log, 20)}"
+            ) from None
         if line.get("event") != event:
             raise BenchError(f"generator: expected {event!r}, got {line}")
         return line
@@ -300,20 +327,40 @@ class Setup:
 
 
 def ours_env(ctx: Ctx, port: int, origin_port: int) -> dict[str, str]:
-    env = stack_env(os.environ, ctx.services, port=port, smtp_port=free_port(), app_env="production")
-    env.update(SECRET_KEY=ctx.secret, WEOKTO_BASE_URL=f"http://localhost:{origin_port}",
-               STAM_BASE_URL=f"http://stam.localhost:{origin_port}", LOG_JSON="1",
-               DATA_DIR=str(ctx.work / "data"))
+    env = stack_env(
+        os.environ, ctx.services, port=port, smtp_port=free_port(), app_env="production"
+    )
+    env.update(
+        SECRET_KEY=ctx.secret,
+        WEOKTO_BASE_URL=f"http://localhost:{origin_port}",
+        STAM_BASE_URL=f"http://stam.localhost:{origin_port}",
+        LOG_JSON="1",
+        DATA_DIR=str(ctx.work / "data"),
+    )
     return env
 
 
 def uvicorn_argv(app: str, port: int, engine: bool) -> list[str]:
     # The flags of the Procfile's web line. Targets on the fan-out engine (ours, pyfast) get its
     # lean websocket protocol as the Procfile does; the stock peers keep uvicorn's own.
-    ws = (["--ws", "realtime.fanout:LeanWebSocketProtocol", "--ws-ping-interval", "0"] if engine
-          else ["--ws", "websockets-sansio"])
-    return [venv_bin("uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), *ws,
-            "--ws-per-message-deflate", "false", "--timeout-graceful-shutdown", "5"]
+    ws = (
+        ["--ws", "realtime.fanout:LeanWebSocketProtocol", "--ws-ping-interval", "0"]
+        if engine
+        else ["--ws", "websockets-sansio"]
+    )
+    return [
+        venv_bin("uvicorn"),
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *ws,
+        "--ws-per-message-deflate",
+        "false",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
 
 
 def peer_env(ctx: Ctx, target: str, procs: int) -> dict[str, str]:
@@ -326,8 +373,11 @@ def peer_env(ctx: Ctx, target: str, procs: int) -> dict[str, str]:
     return env
 
 
-PEER_APPS = {"py": "bench.fanout.peer_py:app", "pyfast": "bench.fanout.peer_py:app",
-             "asgi": "bench.fanout.peer_asgi:app"}
+PEER_APPS = {
+    "py": "bench.fanout.peer_py:app",
+    "pyfast": "bench.fanout.peer_py:app",
+    "asgi": "bench.fanout.peer_asgi:app",
+}
 
 
 def start_target(ctx: Ctx, target: str, procs: int, clients: int) -> Setup:
@@ -337,13 +387,25 @@ def start_target(ctx: Ctx, target: str, procs: int, clients: int) -> Setup:
     for i, port in enumerate(ports):
         log = ctx.work / "logs" / f"{target}-{clients}c-{procs}p-{i}.log"
         if target == "ours":
-            proc = spawn(f"ours:{port}", uvicorn_argv("server.app:asgi", port, engine=True), ours_env(ctx, port, ports[0]),
-                         log, SERVER_CORE)
+            proc = spawn(
+                f"ours:{port}",
+                uvicorn_argv("server.app:asgi", port, engine=True),
+                ours_env(ctx, port, ports[0]),
+                log,
+                SERVER_CORE,
+            )
             servers.append(proc)
-            wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, proc, proc.name)
+            wait_for(
+                lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, proc, proc.name
+            )
         elif target in PEER_APPS:
-            proc = spawn(f"{target}:{port}", uvicorn_argv(PEER_APPS[target], port, engine=target == "pyfast"), peer_env(ctx, target, procs),
-                         log, SERVER_CORE)
+            proc = spawn(
+                f"{target}:{port}",
+                uvicorn_argv(PEER_APPS[target], port, engine=target == "pyfast"),
+                peer_env(ctx, target, procs),
+                log,
+                SERVER_CORE,
+            )
             servers.append(proc)
             wait_for(lambda: tcp_answers("127.0.0.1", port), proc, proc.name)
         else:
@@ -365,12 +427,18 @@ def lifetime(args: argparse.Namespace, clients: int) -> float:
 
 def connect_generator(ctx: Ctx, setup: Setup) -> None:
     args, clients = ctx.args, setup.clients
-    cfg: dict[str, Any] = {"host": "127.0.0.1", "ports": setup.ports, "clients": clients,
-                           "origin": f"http://localhost:{setup.ports[0]}", "host_header": "localhost",
-                           "channel_id": 1, "cookies": [],
-                           "connect_timeout": CONNECT_TIMEOUT * scale(clients),
-                           "call_timeout": CALL_TIMEOUT * scale(clients),
-                           "lifetime_s": lifetime(args, clients)}
+    cfg: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "ports": setup.ports,
+        "clients": clients,
+        "origin": f"http://localhost:{setup.ports[0]}",
+        "host_header": "localhost",
+        "channel_id": 1,
+        "cookies": [],
+        "connect_timeout": CONNECT_TIMEOUT * scale(clients),
+        "call_timeout": CALL_TIMEOUT * scale(clients),
+        "lifetime_s": lifetime(args, clients),
+    }
     if setup.target == "ours":
         assert ctx.seeded is not None
         cfg["channel_id"] = ctx.seeded["channel_id"]
@@ -378,8 +446,16 @@ def connect_generator(ctx: Ctx, setup: Setup) -> None:
     cfg["warm_clients"] = warm_clients(clients, len(setup.ports))
     argv = [sys.executable, "-m", "bench.fanout.loadgen", json.dumps(cfg)]
     log = ctx.work / "logs" / f"gen-{setup.target}-{clients}c-{setup.procs}p.log"
-    setup.gen = Generator(spawn(f"gen-{setup.target}", argv, {**os.environ, "PYTHONUNBUFFERED": "1"},
-                                log, GEN_CORE, pipes=True))
+    setup.gen = Generator(
+        spawn(
+            f"gen-{setup.target}",
+            argv,
+            {**os.environ, "PYTHONUNBUFFERED": "1"},
+            log,
+            GEN_CORE,
+            pipes=True,
+        )
+    )
     # The RSS baseline is taken with a few clients already in: a server's first connections pay
     # one-time costs (lazy imports, pool connections) that are not a per-connection cost.
     setup.gen.expect("warm", READY_TIMEOUT * scale(clients))
@@ -416,14 +492,22 @@ def run_phase(ctx: Ctx, setup: Setup, cmd: dict[str, Any]) -> dict[str, Any]:
         finish_profiler(profiler)
     mine |= {profiler.popen.pid} if profiler is not None else set()
     server_cpu, backing_cpu = (c1 - c0) / cmd["duration"], (b1 - b0) / cmd["duration"]
-    result.update(target=setup.target, procs=setup.procs, server_cpu=server_cpu,
-                  backing_cpu=backing_cpu, core_busy=busy_between(k0, k1),
-                  background_busy=background,
-                  foreign_cpu=foreign_cpu(a0, a1, mine) / cmd["duration"], rss_after=rss_of(setup.pids))
+    result.update(
+        target=setup.target,
+        procs=setup.procs,
+        server_cpu=server_cpu,
+        backing_cpu=backing_cpu,
+        core_busy=busy_between(k0, k1),
+        background_busy=background,
+        foreign_cpu=foreign_cpu(a0, a1, mine) / cmd["duration"],
+        rss_after=rss_of(setup.pids),
+    )
     if cmd["cmd"] == "sat":
         # Deliveries per CPU-second of the whole server side (for ours: + PostgreSQL and Redis,
         # which only it uses in the 1-process case): less sensitive to a busy neighbour.
-        result["deliveries_per_cpu_s"] = result["deliveries_per_s"] / max(1e-9, server_cpu + backing_cpu)
+        result["deliveries_per_cpu_s"] = result["deliveries_per_s"] / max(
+            1e-9, server_cpu + backing_cpu
+        )
     for proc in setup.servers:
         if not proc.alive():
             raise BenchError(f"{proc.name} died during {cmd['cmd']}; log:\n{tail(proc.log, 30)}")
@@ -437,8 +521,21 @@ def start_profiler(ctx: Ctx, setup: Setup, cmd: dict[str, Any]) -> Proc | None:
         return None
     args.profile.mkdir(parents=True, exist_ok=True)
     out = args.profile / f"{setup.target}-{setup.clients}c-{setup.procs}p.txt"
-    argv = [venv_bin("py-spy"), "record", "--pid", str(setup.pids[0]), "--duration", str(int(cmd["duration"])),
-            "--rate", "100", "--format", "raw", "--native", "-o", str(out)]
+    argv = [
+        venv_bin("py-spy"),
+        "record",
+        "--pid",
+        str(setup.pids[0]),
+        "--duration",
+        str(int(cmd["duration"])),
+        "--rate",
+        "100",
+        "--format",
+        "raw",
+        "--native",
+        "-o",
+        str(out),
+    ]
     return spawn("py-spy", argv, os.environ, ctx.work / "logs" / "py-spy.log", GEN_CORE)
 
 
@@ -463,10 +560,16 @@ def run_block(ctx: Ctx, clients: int, procs: int, setups: list[Setup]) -> dict[s
         setups.append(setup)
         connect_generator(ctx, setup)
         per_conn = (setup.rss_after - setup.rss_before) / (clients - warm_clients(clients, procs))
-        out["memory"][target] = {"rss_before": setup.rss_before, "rss_after": setup.rss_after,
-                                 "per_conn_bytes": per_conn, "connect_join_s": setup.connect_s}
-        progress(f"{tag} {target}: {clients} clients (connect+join after the warm ones "
-                 f"{setup.connect_s:.1f}s), {per_conn / 1024:.1f} KiB/conn")
+        out["memory"][target] = {
+            "rss_before": setup.rss_before,
+            "rss_after": setup.rss_after,
+            "per_conn_bytes": per_conn,
+            "connect_join_s": setup.connect_s,
+        }
+        progress(
+            f"{tag} {target}: {clients} clients (connect+join after the warm ones "
+            f"{setup.connect_s:.1f}s), {per_conn / 1024:.1f} KiB/conn"
+        )
     by_target = {s.target: s for s in setups}
     if args.profile:  # an extra, unrecorded saturation run per Python target, under py-spy
         for target in (t for t in args.targets if t in PYTHON_TARGETS):
@@ -478,35 +581,56 @@ def run_block(ctx: Ctx, clients: int, procs: int, setups: list[Setup]) -> dict[s
             r = run_phase(ctx, by_target[target], sat_cmd(args, clients))
             r["rep"] = rep
             out["sat"].append(r)
-            progress(f"{tag} {target} sat rep {rep + 1}: {r['deliveries_per_s']:,.0f} deliveries/s "
-                     f"(server cpu {r['server_cpu']:.0%}+{r['backing_cpu']:.0%}, gen cpu {r['gen_cpu']:.0%}, "
-                     f"neighbours {r['foreign_cpu']:.0%}, errors {r['errors'] or 0})")
+            progress(
+                f"{tag} {target} sat rep {rep + 1}: {r['deliveries_per_s']:,.0f} deliveries/s "
+                f"(server cpu {r['server_cpu']:.0%}+{r['backing_cpu']:.0%}, gen cpu {r['gen_cpu']:.0%}, "
+                f"neighbours {r['foreign_cpu']:.0%}, errors {r['errors'] or 0})"
+            )
     rates, out["rate_basis"] = latency_rates(args, out["sat"], clients)
     for rep in range(args.reps):
         for target in args.targets:
-            r = run_phase(ctx, by_target[target], {"cmd": "lat", "duration": args.duration,
-                                                   "warmup": args.warmup, "rate": round(rates[target], 2),
-                                                   "drain_max_s": DRAIN_S * scale(clients)})
+            r = run_phase(
+                ctx,
+                by_target[target],
+                {
+                    "cmd": "lat",
+                    "duration": args.duration,
+                    "warmup": args.warmup,
+                    "rate": round(rates[target], 2),
+                    "drain_max_s": DRAIN_S * scale(clients),
+                },
+            )
             r["rep"] = rep
             out["lat"].append(r)
-            progress(f"{tag} {target} lat rep {rep + 1} at {rates[target]:.1f} msg/s: p50 {fmt_ms(r['p50_ms'])} "
-                     f"p99 {fmt_ms(r['p99_ms'])} (fanout {r['fanout']:.0f}, skipped {r['skipped']})")
+            progress(
+                f"{tag} {target} lat rep {rep + 1} at {rates[target]:.1f} msg/s: p50 {fmt_ms(r['p50_ms'])} "
+                f"p99 {fmt_ms(r['p99_ms'])} (fanout {r['fanout']:.0f}, skipped {r['skipped']})"
+            )
     return out
 
 
 def sat_cmd(args: argparse.Namespace, clients: int) -> dict[str, Any]:
-    return {"cmd": "sat", "duration": args.duration, "warmup": args.warmup, "window": args.window,
-            "drain_max_s": DRAIN_S * scale(clients)}
+    return {
+        "cmd": "sat",
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "window": args.window,
+        "drain_max_s": DRAIN_S * scale(clients),
+    }
 
 
-def latency_rates(args: argparse.Namespace, sats: list[dict[str, Any]], clients: int) -> tuple[dict[str, float], str]:
+def latency_rates(
+    args: argparse.Namespace, sats: list[dict[str, Any]], clients: int
+) -> tuple[dict[str, float], str]:
     """The fixed latency rate (msg/s) per target and what it is based on.
 
     Half of a saturation rate, in messages (deliveries/s ÷ N): by default Node's, so every target
     is measured at the same load that Node handles with room to spare; ours when Node is not run.
     """
-    half = {t: statistics.median(r["deliveries_per_s"] for r in sats if r["target"] == t) / clients / 2
-            for t in args.targets}
+    half = {
+        t: statistics.median(r["deliveries_per_s"] for r in sats if r["target"] == t) / clients / 2
+        for t in args.targets
+    }
     if args.rate:
         return {t: args.rate for t in args.targets}, "--rate"
     for basis in (args.rate_from, "ours"):
@@ -528,8 +652,9 @@ def start_services(work: Path, need_db: bool) -> tuple[Services, list[int]]:
         env["DATABASE_URL"] = with_database(env["DATABASE_URL"], BENCH_DB)
     if not need_db:
         env.setdefault("DATABASE_URL", "postgresql://unused/unused")
-    services = resolve_services(work / "svc", env, db_name=BENCH_DB, persist_redis=False,
-                                create_database=need_db)
+    services = resolve_services(
+        work / "svc", env, db_name=BENCH_DB, persist_redis=False, create_database=need_db
+    )
     backing = []
     for svc in services.started:
         pid = getattr(svc, "pid", None) or getattr(getattr(svc, "process", None), "pid", None)
@@ -552,12 +677,20 @@ def backing_tree(pids: Sequence[int]) -> list[int]:
 
 def prepare_ours(ctx: Ctx) -> None:
     env = ours_env(ctx, free_port(), free_port())
-    result = subprocess.run(migrate_argv(), env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        migrate_argv(), env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     if result.returncode != 0:
         raise BenchError(f"migrations failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     path = ctx.work / "seed.json"
-    result = subprocess.run([sys.executable, "-m", "bench.fanout.seed", str(max(ctx.args.clients)), str(path)],
-                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.fanout.seed", str(max(ctx.args.clients)), str(path)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if result.returncode != 0:
         raise BenchError(f"seeding failed:\n{result.stderr[-3000:]}")
     ctx.seeded = {**json.loads(path.read_text()), "path": str(path)}
@@ -579,8 +712,13 @@ def ensure_node_peer() -> None:
     if (PEER_DIR / "node_modules" / "socket.io").exists():
         return
     progress("npm install in bench/peer (node_modules is missing)")
-    result = subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=PEER_DIR,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund"],
+        cwd=PEER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if result.returncode != 0:
         raise BenchError(f"npm install failed:\n{result.stderr[-2000:]}")
 
@@ -591,28 +729,43 @@ def ensure_node_peer() -> None:
 def machine() -> dict[str, str]:
     model = ""
     try:
-        model = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        model = next(
+            l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
 
     def version(mod: str) -> str:
         from importlib.metadata import PackageNotFoundError
         from importlib.metadata import version as v
+
         try:
             return v(mod)
         except PackageNotFoundError:
             return "?"
 
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    node = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, timeout=10
+    ).stdout.strip()
     try:
-        sio_node = json.loads((PEER_DIR / "node_modules" / "socket.io" / "package.json").read_text())["version"]
+        sio_node = json.loads(
+            (PEER_DIR / "node_modules" / "socket.io" / "package.json").read_text()
+        )["version"]
     except OSError:
         sio_node = "?"
-    return {"cpu": model, "cores": str(os.cpu_count()), "mem_gib": f"{psutil.virtual_memory().total / 2**30:.0f}",
-            "kernel": platform.release(), "python": platform.python_version(),
-            "python-socketio": version("python-socketio"), "python-engineio": version("python-engineio"),
-            "uvicorn": version("uvicorn"), "websockets": version("websockets"), "node": node,
-            "socket.io (node)": sio_node}
+    return {
+        "cpu": model,
+        "cores": str(os.cpu_count()),
+        "mem_gib": f"{psutil.virtual_memory().total / 2**30:.0f}",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "python-socketio": version("python-socketio"),
+        "python-engineio": version("python-engineio"),
+        "uvicorn": version("uvicorn"),
+        "websockets": version("websockets"),
+        "node": node,
+        "socket.io (node)": sio_node,
+    }
 
 
 def med(rows: list[dict[str, Any]], key: str) -> tuple[float, float, float] | None:
@@ -629,10 +782,14 @@ def rng(t: tuple[float, float, float] | None, spec: str = ",.0f", scale: float =
     return f"{m:{spec}} ({lo:{spec}}–{hi:{spec}})" if hi != lo else f"{m:{spec}}"
 
 
-def round_ratios(rows: dict[str, list[dict[str, Any]]], target: str, key: str) -> tuple[float, float, float] | None:
+def round_ratios(
+    rows: dict[str, list[dict[str, Any]]], target: str, key: str
+) -> tuple[float, float, float] | None:
     """ours ÷ target within each round (the two ran seconds apart), then median (min–max)."""
     ours = {r["rep"]: r[key] for r in rows.get("ours", []) if r.get(key) is not None}
-    ratios = [ours[r["rep"]] / r[key] for r in rows.get(target, []) if r["rep"] in ours and r.get(key)]
+    ratios = [
+        ours[r["rep"]] / r[key] for r in rows.get(target, []) if r["rep"] in ours and r.get(key)
+    ]
     return (statistics.median(ratios), min(ratios), max(ratios)) if ratios else None
 
 
@@ -672,7 +829,9 @@ GOALS = (
 )
 
 
-def block_rows(block: dict[str, Any], targets: Sequence[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def block_rows(
+    block: dict[str, Any], targets: Sequence[str]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """A block's figures by phase and target; the memory reading counts as one round."""
     sat = {t: [r for r in block["sat"] if r["target"] == t] for t in targets}
     lat = {t: [r for r in block["lat"] if r["target"] == t] for t in targets}
@@ -682,8 +841,13 @@ def block_rows(block: dict[str, Any], targets: Sequence[str]) -> dict[str, dict[
 
 def table(rows: dict[str, dict[str, list[dict[str, Any]]]], targets: Sequence[str]) -> list[str]:
     bases = [b for b in RATIO_BASES if b in targets and "ours" in targets]
-    out = ["| | " + " | ".join(LABELS[t] for t in targets) + "".join(f" | ours ÷ {b}" for b in bases) + " |",
-           "|---" * (1 + len(targets) + len(bases)) + "|"]
+    out = [
+        "| | "
+        + " | ".join(LABELS[t] for t in targets)
+        + "".join(f" | ours ÷ {b}" for b in bases)
+        + " |",
+        "|---" * (1 + len(targets) + len(bases)) + "|",
+    ]
     for m in METRICS:
         by_target = rows[m.phase]
         cells = [rng(med(by_target.get(t, []), m.key), m.spec, m.scale) for t in targets]
@@ -705,30 +869,46 @@ def goals_line(rows: dict[str, dict[str, list[dict[str, Any]]]], rate_basis: str
             parts.append(f"{what}: n/a")
             continue
         ok = ratio[0] >= bound if at_least else ratio[0] <= bound
-        note = "" if phase != "lat" or rate_basis == "half of node's" else " (not at half of Node's rate)"
-        parts.append(f"{what} {ratio[0]:.2f}x {'≥' if at_least else '≤'} {bound:g}: "
-                     f"**{'PASS' if ok else 'MISS'}**{note}")
+        note = (
+            ""
+            if phase != "lat" or rate_basis == "half of node's"
+            else " (not at half of Node's rate)"
+        )
+        parts.append(
+            f"{what} {ratio[0]:.2f}x {'≥' if at_least else '≤'} {bound:g}: "
+            f"**{'PASS' if ok else 'MISS'}**{note}"
+        )
     return "Targets: " + "; ".join(parts) + "."
 
 
 def markdown(results: dict[str, Any]) -> str:
     args = results["args"]
-    lines = [f"One channel; {args['reps']} reps × {args['duration']:g} s per phase "
-             f"(+{args['warmup']:g} s warm-up); saturation keeps {args['window']} messages in flight. "
-             "Median (min–max) over reps; \"ours ÷ X\" is taken within each round, then the median "
-             "(memory and connect+join are read once per block).", ""]
+    lines = [
+        f"One channel; {args['reps']} reps × {args['duration']:g} s per phase "
+        f"(+{args['warmup']:g} s warm-up); saturation keeps {args['window']} messages in flight. "
+        'Median (min–max) over reps; "ours ÷ X" is taken within each round, then the median '
+        "(memory and connect+join are read once per block).",
+        "",
+    ]
     for block in results["runs"]:
         procs, targets = block["procs"], args["targets"]
         rows = block_rows(block, targets)
         rates = sorted({r["rate"] for r in block["lat"]})
         rate = f"{rates[0]} msg/s" if len(rates) == 1 else "each target's own rate"
-        lines += [f"**{block['clients']:,} clients, {procs} server process{'es' if procs > 1 else ''}**; "
-                  f"latency at {rate} ({block['rate_basis']} saturation rate)", "",
-                  *table(rows, targets), "", goals_line(rows, block["rate_basis"])]
+        lines += [
+            f"**{block['clients']:,} clients, {procs} server process{'es' if procs > 1 else ''}**; "
+            f"latency at {rate} ({block['rate_basis']} saturation rate)",
+            "",
+            *table(rows, targets),
+            "",
+            goals_line(rows, block["rate_basis"]),
+        ]
         other = med(rows["sat"].get("ours", []), "other_events_per_s")
         if other and other[0] > 0:
-            lines.append(f"\nOurs also sent {other[0]:,.0f} other events/s to the same sockets at saturation "
-                         "(not counted as deliveries).")
+            lines.append(
+                f"\nOurs also sent {other[0]:,.0f} other events/s to the same sockets at saturation "
+                "(not counted as deliveries)."
+            )
         lines.append("")
     lines.append(f"Rerun: `{results['command']}`")
     return "\n".join(lines)
@@ -736,27 +916,53 @@ def markdown(results: dict[str, Any]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__.split("\n")[0])
-    p.add_argument("--clients", default="1000,5000", help="receivers in the room, one block per count, e.g. 1000,5000")
+    p.add_argument(
+        "--clients",
+        default="1000,5000",
+        help="receivers in the room, one block per count, e.g. 1000,5000",
+    )
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--duration", type=float, default=10.0, help="seconds measured per phase")
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--window", type=int, default=32, help="messages in flight at saturation")
-    p.add_argument("--rate", type=float, default=0.0, help="latency phase msg/s (overrides --rate-from)")
-    p.add_argument("--rate-from", choices=("node", "ours"), default="node",
-                   help="latency rate = half of this target's median saturation deliveries/s ÷ N "
-                   "(node falls back to ours when node is not among the targets)")
+    p.add_argument(
+        "--rate", type=float, default=0.0, help="latency phase msg/s (overrides --rate-from)"
+    )
+    p.add_argument(
+        "--rate-from",
+        choices=("node", "ours"),
+        default="node",
+        help="latency rate = half of this target's median saturation deliveries/s ÷ N "
+        "(node falls back to ours when node is not among the targets)",
+    )
     p.add_argument("--procs", default="1,2", help="server process counts, e.g. 1,2")
     p.add_argument("--targets", default=",".join(TARGETS))
-    p.add_argument("--quick", action="store_true", help="smoke check: 200 clients, 1 rep, 2 s phases")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke check: 200 clients, 1 rep, 2 s phases"
+    )
     p.add_argument("--settle", type=float, default=2.0, help="seconds before each RSS reading")
     p.add_argument("--json", type=Path, help="also write the raw results here")
-    p.add_argument("--profile", type=Path, help="one extra saturation run of each Python target "
-                   "under py-spy (raw stacks, native frames) into DIR; not counted in the results")
-    p.add_argument("--quiet-wait", type=float, default=60.0,
-                   help="seconds to wait before a phase for the machine to go quiet (shared machines)")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="one extra saturation run of each Python target "
+        "under py-spy (raw stacks, native frames) into DIR; not counted in the results",
+    )
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait before a phase for the machine to go quiet (shared machines)",
+    )
     args = p.parse_args(argv)
     if args.quick:
-        args.clients, args.reps, args.duration, args.warmup, args.quiet_wait = "200", 1, 2.0, 1.0, 5.0
+        args.clients, args.reps, args.duration, args.warmup, args.quiet_wait = (
+            "200",
+            1,
+            2.0,
+            1.0,
+            5.0,
+        )
         args.settle = 1.0
     args.clients = [int(x) for x in args.clients.replace("_", "").split(",") if x]
     if not args.clients or min(args.clients) < 10:
@@ -785,23 +991,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     (work / "logs").mkdir()
     services: Services | None = None
     setups: list[Setup] = []
-    results: dict[str, Any] = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                               "command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               "machine": {}, "runs": []}
+    results: dict[str, Any] = {
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "command": command,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {},
+        "runs": [],
+    }
     code = 1
     try:
         if "node" in args.targets:
             ensure_node_peer()
         results["machine"] = machine()
-        results["tree"] = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                                         capture_output=True, text=True, timeout=10).stdout.strip()
+        results["tree"] = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         progress(f"services (work dir {work})")
         services, backing = start_services(work, need_db="ours" in args.targets)
-        ctx = Ctx(args=args, work=work, services=services, backing_roots=backing,
-                  secret=secrets.token_urlsafe(32))
+        ctx = Ctx(
+            args=args,
+            work=work,
+            services=services,
+            backing_roots=backing,
+            secret=secrets.token_urlsafe(32),
+        )
         if "ours" in args.targets:
             prepare_ours(ctx)
-            progress(f"seeded {max(args.clients)} users, channel {ctx.seeded['channel_id'] if ctx.seeded else '?'}")
+            progress(
+                f"seeded {max(args.clients)} users, channel {ctx.seeded['channel_id'] if ctx.seeded else '?'}"
+            )
         for clients, procs in ((c, p) for c in args.clients for p in args.procs):
             flush_redis(services.redis_url)
             try:

@@ -5,6 +5,7 @@ ports), joins the channel, prints `{"event": "ready", ...}`, then runs one comma
 (`sat`, `lat`, `quit`) and prints one JSON result line for each. It exits on `quit`, on EOF, or
 when its own time limit passes, so it can never outlive the bench.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +38,9 @@ class Config:
     origin: str
     host_header: str  # sent as Host (with each port), so the server sees a name it serves
     cookies: list[str]  # one Cookie header per client, or empty (peers need no auth)
-    warm_clients: int = 0  # connect and join these first, print "warm", wait for "go" (RSS baseline)
+    warm_clients: int = (
+        0  # connect and join these first, print "warm", wait for "go" (RSS baseline)
+    )
     connect_timeout: float = 20.0
     call_timeout: float = 30.0
     lifetime_s: float = 1800.0
@@ -70,8 +73,11 @@ class Sender:
         client = self.clients[self.k % len(self.clients)]
         self.k += 1
         sent = time.monotonic_ns()
-        payload = {"channel_id": self.channel_id, "content": f"bench:{sent}:{self.k}: {FILLER}",
-                   "client_msg_id": f"bench-{self.run}-{self.k}"}
+        payload = {
+            "channel_id": self.channel_id,
+            "content": f"bench:{sent}:{self.k}: {FILLER}",
+            "client_msg_id": f"bench-{self.run}-{self.k}",
+        }
         self.outstanding += 1
         client.emit("send_message", payload, lambda raw, sent=sent: self._acked(raw, sent))
 
@@ -116,7 +122,9 @@ async def join_all(cfg: Config, clients: list[SioClient]) -> None:
 
     async def one(client: SioClient) -> None:
         async with gate:
-            ack = await client.call("join_channel", {"channel_id": cfg.channel_id}, cfg.call_timeout)
+            ack = await client.call(
+                "join_channel", {"channel_id": cfg.channel_id}, cfg.call_timeout
+            )
         if not (isinstance(ack, dict) and ack.get("ok")):
             raise RuntimeError(f"join_channel refused for client {client.index}: {ack!r}")
 
@@ -136,9 +144,15 @@ async def drain(rec: Recorder, sender: Sender, max_s: float = DRAIN_MAX_S) -> fl
     return time.monotonic() - started
 
 
-async def saturate(clients: list[SioClient], rec: Recorder, cfg: Config, cmd: dict[str, Any]) -> dict[str, Any]:
+async def saturate(
+    clients: list[SioClient], rec: Recorder, cfg: Config, cmd: dict[str, Any]
+) -> dict[str, Any]:
     """Keep `window` messages in flight (a new send on every ack) and count deliveries in the window."""
-    duration, warmup, window = float(cmd["duration"]), float(cmd.get("warmup", 2.0)), int(cmd["window"])
+    duration, warmup, window = (
+        float(cmd["duration"]),
+        float(cmd.get("warmup", 2.0)),
+        int(cmd["window"]),
+    )
     sender = Sender(clients, cfg.channel_id)
     t0 = time.monotonic_ns()
     w0, w1 = t0 + int(warmup * 1e9), t0 + int((warmup + duration) * 1e9)
@@ -160,17 +174,33 @@ async def saturate(clients: list[SioClient], rec: Recorder, cfg: Config, cmd: di
     cpu1 = cpu_seconds()
     drained = await drain(rec, sender, float(cmd.get("drain_max_s", DRAIN_MAX_S)))
     acks_in_window = sender.acked_in_window
-    return {"event": "sat", "duration": duration, "window": window, "deliveries": rec.counted,
-            "deliveries_per_s": rec.counted / duration, "msgs_per_s": acks_in_window / duration,
-            "fanout": rec.counted / acks_in_window if acks_in_window else 0.0,
-            "other_events_per_s": rec.other_counted / duration,
-            "sent": sender.k, "acked": sender.acked, "unacked": sender.outstanding,
-            "errors": dict(sender.errors), "gen_cpu": (cpu1 - cpu0) / duration, "drain_s": drained}
+    return {
+        "event": "sat",
+        "duration": duration,
+        "window": window,
+        "deliveries": rec.counted,
+        "deliveries_per_s": rec.counted / duration,
+        "msgs_per_s": acks_in_window / duration,
+        "fanout": rec.counted / acks_in_window if acks_in_window else 0.0,
+        "other_events_per_s": rec.other_counted / duration,
+        "sent": sender.k,
+        "acked": sender.acked,
+        "unacked": sender.outstanding,
+        "errors": dict(sender.errors),
+        "gen_cpu": (cpu1 - cpu0) / duration,
+        "drain_s": drained,
+    }
 
 
-async def fixed_rate(clients: list[SioClient], rec: Recorder, cfg: Config, cmd: dict[str, Any]) -> dict[str, Any]:
+async def fixed_rate(
+    clients: list[SioClient], rec: Recorder, cfg: Config, cmd: dict[str, Any]
+) -> dict[str, Any]:
     """Send `rate` messages/s open-loop; latency of every delivery of a message sent in the window."""
-    duration, warmup, rate = float(cmd["duration"]), float(cmd.get("warmup", 1.0)), float(cmd["rate"])
+    duration, warmup, rate = (
+        float(cmd["duration"]),
+        float(cmd.get("warmup", 1.0)),
+        float(cmd["rate"]),
+    )
     max_outstanding = int(cmd.get("max_outstanding", 2000))
     sender = Sender(clients, cfg.channel_id)
     t0 = time.monotonic_ns()
@@ -203,13 +233,24 @@ async def fixed_rate(clients: list[SioClient], rec: Recorder, cfg: Config, cmd: 
         return lat[min(len(lat) - 1, int(q * len(lat)))] / 1e6 if lat else None
 
     expected = sent_in_window * len(clients)
-    return {"event": "lat", "duration": duration, "rate": rate, "msgs_in_window": sent_in_window,
-            "deliveries": len(lat), "fanout": len(lat) / sent_in_window if sent_in_window else 0.0,
-            "missing_vs_all_clients": expected - len(lat),
-            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
-            "max_ms": lat[-1] / 1e6 if lat else None, "skipped": skipped,
-            "unacked": sender.outstanding, "errors": dict(sender.errors),
-            "gen_cpu": ((cpu1 - cpu0) / duration) if cpu0 is not None else None, "drain_s": drained}
+    return {
+        "event": "lat",
+        "duration": duration,
+        "rate": rate,
+        "msgs_in_window": sent_in_window,
+        "deliveries": len(lat),
+        "fanout": len(lat) / sent_in_window if sent_in_window else 0.0,
+        "missing_vs_all_clients": expected - len(lat),
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "max_ms": lat[-1] / 1e6 if lat else None,
+        "skipped": skipped,
+        "unacked": sender.outstanding,
+        "errors": dict(sender.errors),
+        "gen_cpu": ((cpu1 - cpu0) / duration) if cpu0 is not None else None,
+        "drain_s": drained,
+    }
 
 
 async def commands() -> asyncio.StreamReader:
@@ -240,8 +281,14 @@ async def run(cfg: Config) -> None:
     connected_s = time.monotonic() - started
     await join_all(cfg, rest)
     clients += rest
-    emit({"event": "ready", "clients": len(clients), "connect_s": connected_s,
-          "join_s": time.monotonic() - started - connected_s})
+    emit(
+        {
+            "event": "ready",
+            "clients": len(clients),
+            "connect_s": connected_s,
+            "join_s": time.monotonic() - started - connected_s,
+        }
+    )
     try:
         while True:
             line = await reader.readline()
@@ -252,7 +299,9 @@ async def run(cfg: Config) -> None:
                 return
             phase = saturate if cmd["cmd"] == "sat" else fixed_rate
             result = await phase(clients, rec, cfg, cmd)
-            result["errors_sockets"] = sum(1 for c in clients if c.errors or c.transport is None or c.transport.is_closing())
+            result["errors_sockets"] = sum(
+                1 for c in clients if c.errors or c.transport is None or c.transport.is_closing()
+            )
             emit(result)
     finally:
         for client in clients:
@@ -277,12 +326,13 @@ def main() -> int:
         return 1
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:  # plain asyncio works too, only slower
         pass
     try:
         asyncio.run(asyncio.wait_for(run(cfg), cfg.lifetime_s))
-    except Exception as exc:  # noqa: BLE001 - the parent reads this line and stops the run
+    except Exception as exc:
         emit({"event": "error", "error": f"{type(exc).__name__}: {exc}"})
         return 1
     return 0

@@ -8,6 +8,7 @@ out), then the rest. The report is the allocations still alive that those socket
 divided by their number: by file, then the largest lines. Both the server and this process
 stop by themselves (time limits on every wait). Loopback only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ from typing import Any
 
 from bench.fanout.loadgen import Config, connect_all, join_all, raise_nofile
 from bench.fanout.wire import Recorder, SioClient
-from server.dev.procs import ROOT, free_port, tcp_answers
+from devtools.procs import ROOT, free_port, tcp_answers
 
 WARM = 50
 SNAP_PATH = "/__memory"
@@ -56,10 +57,19 @@ def serve(port: int, engine: bool) -> None:
     os.environ["BENCH_FANOUT"] = "1" if engine else "0"
     from bench.fanout.peer_py import app
 
-    ws: dict[str, Any] = ({"ws": "realtime.fanout:LeanWebSocketProtocol", "ws_ping_interval": 0}
-                          if engine else {"ws": "websockets-sansio"})
-    uvicorn.run(wrap(app), host="127.0.0.1", port=port, log_level="warning",
-                ws_per_message_deflate=False, **ws)
+    ws: dict[str, Any] = (
+        {"ws": "realtime.fanout:LeanWebSocketProtocol", "ws_ping_interval": 0}
+        if engine
+        else {"ws": "websockets-sansio"}
+    )
+    uvicorn.run(
+        wrap(app),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+        **ws,
+    )
 
 
 async def connect(cfg: Config, indices: range, rec: Recorder) -> list[SioClient]:
@@ -78,9 +88,17 @@ def snapshot(port: int, path: Path) -> tracemalloc.Snapshot:
 
 async def measure(port: int, clients: int, work: Path) -> tuple[tracemalloc.Snapshot, ...]:
     rec = Recorder()
-    cfg = Config(host="127.0.0.1", ports=[port], clients=WARM + clients, channel_id=1,
-                 origin=f"http://localhost:{port}", host_header="localhost", cookies=[],
-                 connect_timeout=TIMEOUT_S, call_timeout=TIMEOUT_S)
+    cfg = Config(
+        host="127.0.0.1",
+        ports=[port],
+        clients=WARM + clients,
+        channel_id=1,
+        origin=f"http://localhost:{port}",
+        host_header="localhost",
+        cookies=[],
+        connect_timeout=TIMEOUT_S,
+        call_timeout=TIMEOUT_S,
+    )
     warm = await connect(cfg, range(WARM), rec)
     await asyncio.sleep(1)
     before = await asyncio.to_thread(snapshot, port, work / "before.snap")
@@ -99,21 +117,28 @@ def short(filename: str) -> str:
     return filename
 
 
-def report(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, clients: int,
-           top: int) -> str:
+def report(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, clients: int, top: int
+) -> str:
     lines = after.compare_to(before, "lineno")
     by_file: Counter[str] = Counter()
     for stat in lines:
         by_file[short(stat.traceback[0].filename)] += stat.size_diff
     total = sum(by_file.values()) / clients
-    out = [f"Python objects kept per idle socket: {total:,.0f} B ({clients} sockets)", "",
-           "| bytes/socket | file |", "|---|---|"]
+    out = [
+        f"Python objects kept per idle socket: {total:,.0f} B ({clients} sockets)",
+        "",
+        "| bytes/socket | file |",
+        "|---|---|",
+    ]
     out += [f"| {size / clients:,.0f} | `{name}` |" for name, size in by_file.most_common(top)]
     out += ["", "| bytes/socket | blocks/socket | line |", "|---|---|---|"]
     for stat in lines[:top]:
         frame = stat.traceback[0]
-        out.append(f"| {stat.size_diff / clients:,.0f} | {stat.count_diff / clients:.2f} | "
-                   f"`{short(frame.filename)}:{frame.lineno}` |")
+        out.append(
+            f"| {stat.size_diff / clients:,.0f} | {stat.count_diff / clients:.2f} | "
+            f"`{short(frame.filename)}:{frame.lineno}` |"
+        )
     return "\n".join(out)
 
 
@@ -139,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit("the peer did not start")
             time.sleep(0.2)
         with tempfile.TemporaryDirectory() as work:
-            before, after = asyncio.run(asyncio.wait_for(
-                measure(port, args.clients, Path(work)), TIMEOUT_S * 5))
+            before, after = asyncio.run(
+                asyncio.wait_for(measure(port, args.clients, Path(work)), TIMEOUT_S * 5)
+            )
         print(report(before, after, args.clients, args.top))
     finally:
         server.terminate()

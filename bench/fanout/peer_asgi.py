@@ -7,6 +7,7 @@ once, and awaits the ASGI `send` of each room member in a plain loop before it a
 BENCH_REDIS_URL set, the frame is published on a Redis channel instead and every process
 (the publisher too) writes it to its own members from one subscriber task.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,8 +106,10 @@ async def on_event(sid: str, send: Send, ack_id: str, event: str, data: dict[str
     if event == "join_channel":
         channel_id = int(data["channel_id"])
         peer.join(sid, f"channel:{channel_id}")
-        reply: dict[str, Any] = {"ok": True, "data": {"channel": {"id": channel_id}, "messages": [],
-                                                      "resync": False}}
+        reply: dict[str, Any] = {
+            "ok": True,
+            "data": {"channel": {"id": channel_id}, "messages": [], "resync": False},
+        }
     elif event == "send_message":
         channel_id = int(data["channel_id"])
         message = make_message(sid, channel_id, str(data["content"]), str(data["client_msg_id"]))
@@ -126,7 +129,9 @@ async def on_packet(sid: str, send: Send, text: str) -> bool:
         args = json.loads(text[bracket:])
         await on_event(sid, send, text[2:bracket], args[0], args[1] if len(args) > 1 else {})
     elif text.startswith("40"):
-        await send({"type": "websocket.send", "text": "40" + _dumps({"sid": secrets.token_urlsafe(15)})})
+        await send(
+            {"type": "websocket.send", "text": "40" + _dumps({"sid": secrets.token_urlsafe(15)})}
+        )
     elif text == "2":
         await send({"type": "websocket.send", "text": "3"})
     elif text.startswith(("1", "41")):
@@ -139,9 +144,21 @@ async def websocket(receive: Receive, send: Send) -> None:
         return
     await send({"type": "websocket.accept"})
     sid = secrets.token_urlsafe(15)
-    await send({"type": "websocket.send", "text": "0" + _dumps(
-        {"sid": sid, "upgrades": [], "pingInterval": PING_INTERVAL_MS, "pingTimeout": PING_TIMEOUT_MS,
-         "maxPayload": 1_000_000})})
+    await send(
+        {
+            "type": "websocket.send",
+            "text": "0"
+            + _dumps(
+                {
+                    "sid": sid,
+                    "upgrades": [],
+                    "pingInterval": PING_INTERVAL_MS,
+                    "pingTimeout": PING_TIMEOUT_MS,
+                    "maxPayload": 1_000_000,
+                }
+            ),
+        }
+    )
     peer.sockets[sid] = send
     try:
         while True:
@@ -176,6 +193,11 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     elif scope["type"] == "lifespan":
         await lifespan(receive, send)
     else:  # plain HTTP: only websockets are served
-        await send({"type": "http.response.start", "status": 404,
-                    "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 404,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
         await send({"type": "http.response.body", "body": b"websocket only\n"})

@@ -5,6 +5,7 @@ server uses); with BENCH_REDIS_URL set it fans out through an AsyncRedisManager,
 With BENCH_FANOUT=1 the same peer runs on our fan-out engine (`realtime.fanout`: FanoutServer with
 a FanoutManager, or a FanoutRedisManager with BENCH_REDIS_URL) instead of the stock library path.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,12 +23,17 @@ def _make_server() -> socketio.AsyncServer:
         # Only the engine module is imported from our server: no settings, no database.
         from realtime.fanout import FanoutManager, FanoutRedisManager, FanoutServer
 
-        manager = (FanoutRedisManager(_redis_url, channel="bench-pyfast") if _redis_url
-                   else FanoutManager())
+        manager = (
+            FanoutRedisManager(_redis_url, channel="bench-pyfast")
+            if _redis_url
+            else FanoutManager()
+        )
         return FanoutServer(async_mode="asgi", client_manager=manager, cors_allowed_origins="*")
     return socketio.AsyncServer(
         async_mode="asgi",
-        client_manager=socketio.AsyncRedisManager(_redis_url, channel="bench-py") if _redis_url else None,
+        client_manager=socketio.AsyncRedisManager(_redis_url, channel="bench-py")
+        if _redis_url
+        else None,
         cors_allowed_origins="*",
     )
 
@@ -47,6 +53,7 @@ async def join_channel(sid: str, data: dict[str, Any]) -> dict[str, Any]:
 async def send_message(sid: str, data: dict[str, Any]) -> dict[str, Any]:
     channel_id = int(data["channel_id"])
     message = make_message(sid, channel_id, str(data["content"]), str(data["client_msg_id"]))
-    await sio.emit("new_message", {"type": "new_message", "message": message},
-                   room=f"channel:{channel_id}")
+    await sio.emit(
+        "new_message", {"type": "new_message", "message": message}, room=f"channel:{channel_id}"
+    )
     return {"ok": True, "data": {"message": message, "duplicate": False}}

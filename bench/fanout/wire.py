@@ -5,6 +5,7 @@ must take several hundred thousand frames a second on one core, which python-soc
 (or the `websockets` library's recv()) cannot. Only what the bench needs is spoken: websocket
 transport only, text frames, no compression (not offered, so never used), no fragmentation.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,7 +45,7 @@ def stamp_of(payload: bytes) -> int:
     if start < 0:
         return -1
     start += len(STAMP)
-    return int(payload[start:payload.index(b":", start)])
+    return int(payload[start : payload.index(b":", start)])
 
 
 class Recorder:
@@ -69,8 +70,15 @@ class Recorder:
 class SioClient(asyncio.Protocol):
     """One Socket.IO connection to namespace '/', websocket transport only."""
 
-    def __init__(self, index: int, host: str, port: int, headers: dict[str, str], rec: Recorder,
-                 auth: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        index: int,
+        host: str,
+        port: int,
+        headers: dict[str, str],
+        rec: Recorder,
+        auth: dict[str, Any] | None = None,
+    ) -> None:
         self.index = index
         self.host, self.port = host, port
         self.headers = headers
@@ -118,7 +126,7 @@ class SioClient(asyncio.Protocol):
             if b" 101 " not in status:
                 self._fail(f"upgrade refused: {status.decode(errors='replace')}")
                 return
-            del buf[:end + 4]
+            del buf[: end + 4]
             self.upgraded = True
         pos, size = 0, len(buf)
         while size - pos >= 2:
@@ -133,7 +141,7 @@ class SioClient(asyncio.Protocol):
             elif n == 127:
                 if size - pos < 10:
                     break
-                n = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
                 head = 10
             end = pos + head + n
             if end > size:
@@ -143,13 +151,13 @@ class SioClient(asyncio.Protocol):
                 self._fail("fragmented or masked server frame")
                 return
             if opcode == 1:
-                self._on_text(bytes(buf[pos + head:end]))
+                self._on_text(bytes(buf[pos + head : end]))
             elif opcode == 8:
                 self._fail("server closed the websocket")
                 return
             elif opcode == 9:  # websocket-level ping: answer with a pong carrying the same data
                 assert self.transport is not None
-                body = bytes(buf[pos + head:end])
+                body = bytes(buf[pos + head : end])
                 self.transport.write(bytes((0x8A, 0x80 | len(body))) + _ZERO_MASK + body)
             pos = end
         if pos:
@@ -172,7 +180,10 @@ class SioClient(asyncio.Protocol):
             return
         if p.startswith(b"42["):  # any other broadcast event (ours adds channel_activity)
             rec.other_events += 1
-            if not rec.record_latency and rec.window_start_ns <= time.monotonic_ns() < rec.window_end_ns:
+            if (
+                not rec.record_latency
+                and rec.window_start_ns <= time.monotonic_ns() < rec.window_end_ns
+            ):
                 rec.other_counted += 1
             return
         kind = p[:1]
@@ -231,10 +242,13 @@ class SioClient(asyncio.Protocol):
             self.transport.close()
 
 
-async def open_client(index: int, host: str, port: int, headers: dict[str, str], rec: Recorder,
-                      timeout: float) -> SioClient:
+async def open_client(
+    index: int, host: str, port: int, headers: dict[str, str], rec: Recorder, timeout: float
+) -> SioClient:
     loop = asyncio.get_running_loop()
     _transport, client = await asyncio.wait_for(
-        loop.create_connection(lambda: SioClient(index, host, port, headers, rec), host, port), timeout)
+        loop.create_connection(lambda: SioClient(index, host, port, headers, rec), host, port),
+        timeout,
+    )
     await asyncio.wait_for(asyncio.shield(client.connected), timeout)
     return client

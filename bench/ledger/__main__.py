@@ -6,6 +6,7 @@ Run: `.venv/bin/python -m bench.ledger [--commissions 100000] [--affiliates 1000
 is created and wiped), else an embedded server under a temp dir; Redis likewise. A markdown
 report goes to stdout, progress to stderr. Both runs must leave identical balances.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BENCH_DB = "weokto_bench_ledger"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DUE = T0 + timedelta(days=45)  # the main parts (AGE_0_30: 45 days) are due, the extended not
 
 
@@ -39,14 +40,14 @@ SEED = [
     "INSERT INTO users (platform, email, display_name, role, status, created_at) "
     "SELECT 'weokto', 'a' || g || '@bench.local', 'a' || g, 'affiliate', 'active', now() "
     "FROM generate_series(1, $1) g",
-    "INSERT INTO affiliate_profiles (\"user\", slug, risk_level, risk_notes, first_commission_at, "
+    'INSERT INTO affiliate_profiles ("user", slug, risk_level, risk_notes, first_commission_at, '
     "created_at) SELECT id, 'bench-' || id, 'NORMAL', '', $1::timestamptz, now() FROM users",
     "INSERT INTO products (platform, name, description, active, created_at, updated_at) "
     "VALUES ('weokto', 'Bench', '', true, now(), now())",
     "INSERT INTO plans (product, name, price_cents, currency, interval, trial_days, "
     "commission_percent, active, created_at) VALUES (1, 'Monthly', 10000, 'eur', 'MONTHLY', 0, 30, "
     "true, now())",
-    "INSERT INTO purchases (\"user\", product, plan, status, cancel_at_period_end, created_at, "
+    'INSERT INTO purchases ("user", product, plan, status, cancel_at_period_end, created_at, '
     "updated_at) SELECT 1 + (g % $1), 1, 1, 'ACTIVE', false, now(), now() "
     "FROM generate_series(1, $2) g",
     "INSERT INTO invoices (stripe_invoice_id, purchase, amount_paid_cents, amount_refunded_cents, "
@@ -93,8 +94,10 @@ async def seed(n: int, affiliates: int) -> float:
 async def balances_digest() -> list[tuple[int, str, int]]:
     from server.domains.affiliates.ledger import sql
 
-    rows = await sql("SELECT affiliate, account, sum(amount_cents) AS s FROM ledger_entries "
-                     "WHERE affiliate IS NOT NULL GROUP BY affiliate, account ORDER BY 1, 2")
+    rows = await sql(
+        "SELECT affiliate, account, sum(amount_cents) AS s FROM ledger_entries "
+        "WHERE affiliate IS NOT NULL GROUP BY affiliate, account ORDER BY 1, 2"
+    )
     return [(r["affiliate"], r["account"], int(r["s"])) for r in rows]
 
 
@@ -124,8 +127,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
         progress(f"naive per-row maturation of {limit} parts")
         if limit < args.commissions:  # time the loop on a prefix only (linear: one tx per row)
             from server.domains.affiliates.ledger import sql
-            await sql("UPDATE commissions SET main_unlock_at = main_unlock_at + interval '1 day' "
-                      "WHERE id > {}", limit)
+
+            await sql(
+                "UPDATE commissions SET main_unlock_at = main_unlock_at + interval '1 day' "
+                "WHERE id > {}",
+                limit,
+            )
         started = time.perf_counter()
         result["naive_rows"] = await mature_naively(DUE)
         result["naive_s"] = time.perf_counter() - started
@@ -142,22 +149,24 @@ def report(args: argparse.Namespace, r: dict[str, float]) -> str:
     naive_rate = r["naive_rows"] / r["naive_s"]
     naive_full = args.commissions / naive_rate
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return "\n".join([
-        f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: `nproc` = "
-        f"{os.cpu_count()}, Python {platform.python_version()}; load average at the end: {load}.",
-        f"- {args.commissions} due commissions (main part), {args.affiliates} affiliates, "
-        f"batch size {args.batch}; seed {r['seed_s']:.1f} s.",
-        "",
-        "| run | parts matured | seconds | parts/s |",
-        "|---|---|---|---|",
-        f"| set-based (`do_mature_due`, {int(r['batches'])} statements) | {int(r['set_rows'])} | "
-        f"{r['set_s']:.2f} | {set_rate:,.0f} |",
-        f"| naive per-row loop | {int(r['naive_rows'])} | {r['naive_s']:.2f} | {naive_rate:,.0f} |",
-        "",
-        f"**Ratio (set-based speed / naive speed): {set_rate / naive_rate:.1f}x** "
-        f"(naive time for all {args.commissions}: {naive_full:.0f} s"
-        + (" measured)" if r["naive_rows"] >= args.commissions else ", extrapolated)"),
-    ])
+    return "\n".join(
+        [
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: `nproc` = "
+            f"{os.cpu_count()}, Python {platform.python_version()}; load average at the end: {load}.",
+            f"- {args.commissions} due commissions (main part), {args.affiliates} affiliates, "
+            f"batch size {args.batch}; seed {r['seed_s']:.1f} s.",
+            "",
+            "| run | parts matured | seconds | parts/s |",
+            "|---|---|---|---|",
+            f"| set-based (`do_mature_due`, {int(r['batches'])} statements) | {int(r['set_rows'])} | "
+            f"{r['set_s']:.2f} | {set_rate:,.0f} |",
+            f"| naive per-row loop | {int(r['naive_rows'])} | {r['naive_s']:.2f} | {naive_rate:,.0f} |",
+            "",
+            f"**Ratio (set-based speed / naive speed): {set_rate / naive_rate:.1f}x** "
+            f"(naive time for all {args.commissions}: {naive_full:.0f} s"
+            + (" measured)" if r["naive_rows"] >= args.commissions else ", extrapolated)"),
+        ]
+    )
 
 
 def main() -> None:
@@ -165,13 +174,17 @@ def main() -> None:
     parser.add_argument("--commissions", type=int, default=100_000)
     parser.add_argument("--affiliates", type=int, default=1_000)
     parser.add_argument("--batch", type=int, default=0, help="parts per statement (0: BATCH)")
-    parser.add_argument("--naive-limit", type=int, default=0,
-                        help="time the naive loop on this many parts only (0: all)")
+    parser.add_argument(
+        "--naive-limit",
+        type=int,
+        default=0,
+        help="time the naive loop on this many parts only (0: all)",
+    )
     args = parser.parse_args()
 
-    from server.dev.embedded import resolve_services
-    from server.dev.procs import ROOT
-    from server.dev.stack import migrate_argv
+    from devtools.embedded import resolve_services
+    from devtools.procs import ROOT
+    from devtools.stack import migrate_argv
 
     tmp = Path(tempfile.mkdtemp(prefix="weokto-bench-ledger-"))
     environ = dict(os.environ)
@@ -179,8 +192,12 @@ def main() -> None:
         environ["DATABASE_URL"] = _bench_url(environ["DATABASE_URL"])
     services = resolve_services(tmp, environ, db_name=BENCH_DB, persist_redis=False)
     try:
-        os.environ.update(DATABASE_URL=services.database_url, REDIS_URL=services.redis_url,
-                          APP_ENV="test", PICCOLO_CONF="db.piccolo_conf")
+        os.environ.update(
+            DATABASE_URL=services.database_url,
+            REDIS_URL=services.redis_url,
+            APP_ENV="test",
+            PICCOLO_CONF="db.piccolo_conf",
+        )
         progress("migrating")
         subprocess.run(migrate_argv(), env=os.environ, cwd=ROOT, check=True, capture_output=True)
         result = asyncio.run(main_async(args))

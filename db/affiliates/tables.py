@@ -1,4 +1,5 @@
 """Affiliate tables: profiles, commissions, the append-only double-entry ledger, payouts."""
+
 from __future__ import annotations
 
 from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar

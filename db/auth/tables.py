@@ -1,4 +1,5 @@
 """Auth tables: one account per (platform, email); hashed login tokens; revocable sessions."""
+
 from __future__ import annotations
 
 from piccolo.columns import UUID, Boolean, ForeignKey, Integer, Timestamptz, Varchar

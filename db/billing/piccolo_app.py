@@ -1,4 +1,5 @@
 """Piccolo app for the billing domain."""
+
 from __future__ import annotations
 
 import os
@@ -6,13 +7,30 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from db.billing.tables import (
-    BillingCustomer, Invoice, MailNotice, PaymentButton, Plan, Product, Purchase, RefundRequest, StripeEvent,
+    BillingCustomer,
+    Invoice,
+    MailNotice,
+    PaymentButton,
+    Plan,
+    Product,
+    Purchase,
+    RefundRequest,
+    StripeEvent,
 )
 
 APP_CONFIG = AppConfig(
     app_name="billing",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[StripeEvent, Product, Plan, PaymentButton, BillingCustomer, Purchase, Invoice,
-                   RefundRequest, MailNotice],
+    table_classes=[
+        StripeEvent,
+        Product,
+        Plan,
+        PaymentButton,
+        BillingCustomer,
+        Purchase,
+        Invoice,
+        RefundRequest,
+        MailNotice,
+    ],
     migration_dependencies=["db.chat.piccolo_app"],
 )

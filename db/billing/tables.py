@@ -1,4 +1,5 @@
 """Billing tables: Stripe events (stored once by id), and the catalog (products, plans, buttons)."""
+
 from __future__ import annotations
 
 from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar

@@ -1,11 +1,12 @@
 """Piccolo app for the chat domain."""
+
 from __future__ import annotations
 
 import os
 
 from piccolo.conf.apps import AppConfig
 
-from db.chat.tables import DmConversation, Message, ReadMarker, Reaction, UserBlock
+from db.chat.tables import DmConversation, Message, Reaction, ReadMarker, UserBlock
 
 APP_CONFIG = AppConfig(
     app_name="chat",

@@ -1,4 +1,5 @@
 """Chat tables: one message table for channels and DM conversations, each numbered by seq."""
+
 from __future__ import annotations
 
 from piccolo.columns import Array, BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar

@@ -1,4 +1,5 @@
 """Piccolo app for the guilds domain."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Guild tables. A channel's last_seq is the counter its messages are numbered from."""
+
 from __future__ import annotations
 
 from piccolo.columns import JSONB, BigInt, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar

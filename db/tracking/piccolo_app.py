@@ -1,4 +1,5 @@
 """Piccolo app for affiliate tracking and attribution."""
+
 from __future__ import annotations
 
 import os

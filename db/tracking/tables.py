@@ -1,4 +1,5 @@
 """Affiliate tracking tables: link clicks, each customer's attribution, attributed purchases."""
+
 from __future__ import annotations
 
 from piccolo.columns import ForeignKey, Timestamptz, Varchar

@@ -1,57 +1,98 @@
 """Affiliate dashboard API: stats (cached in Redis, dropped by touches), commissions, payouts,
 and the owner's affiliates views."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.redis import get_redis
 from db.affiliates.tables import Commission, Payout
-from realtime import emitter
 from db.billing.tables import Invoice
 from db.tracking.tables import Attribution, PurchaseAttribution, TrackingEvent
+from realtime import emitter
 from server.domains.affiliates.events import stats_cache_key
 from server.domains.tracking import queries
-from server.redis import get_redis
 from tests.affiliates.test_tracking import make_affiliate, make_plan, make_purchase, updates
 from tests.factories import make_user
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 FAR = NOW + timedelta(days=40)
 
 
 async def _attribute(aff: dict[str, Any], customer_id: int, source: str = "link") -> None:
-    await Attribution.insert(Attribution(customer=customer_id, affiliate=aff["id"], source=source,
-                                         clicked_at=NOW, expires_at=NOW + timedelta(days=30)))
+    await Attribution.insert(
+        Attribution(
+            customer=customer_id,
+            affiliate=aff["id"],
+            source=source,
+            clicked_at=NOW,
+            expires_at=NOW + timedelta(days=30),
+        )
+    )
 
 
-async def _bought(aff: dict[str, Any], plan_id: int, status: str = "ACTIVE",
-                  source: str = "link", **extra: Any) -> tuple[int, int]:
+async def _bought(
+    aff: dict[str, Any], plan_id: int, status: str = "ACTIVE", source: str = "link", **extra: Any
+) -> tuple[int, int]:
     """A customer attributed to `aff` with one attributed purchase; (user id, purchase id)."""
     customer = await make_user()
     await _attribute(aff, customer["id"], source)
     purchase = await make_purchase(customer["id"], plan_id, status, **extra)
-    await PurchaseAttribution.insert(PurchaseAttribution(purchase=purchase, affiliate=aff["id"],
-                                                         source=source))
+    await PurchaseAttribution.insert(
+        PurchaseAttribution(purchase=purchase, affiliate=aff["id"], source=source)
+    )
     return customer["id"], purchase
 
 
-async def _commission(aff: dict[str, Any], purchase_id: int, amount: int, status: str,
-                      free: bool = False, created: datetime = NOW) -> int:
-    invoice = (await Invoice.insert(Invoice(
-        stripe_invoice_id=f"in_{purchase_id}_{amount}_{status}", purchase=purchase_id,
-        amount_paid_cents=amount * 4, status="paid", paid_at=created)).returning(Invoice.id))[0]
+async def _commission(
+    aff: dict[str, Any],
+    purchase_id: int,
+    amount: int,
+    status: str,
+    free: bool = False,
+    created: datetime = NOW,
+) -> int:
+    invoice = (
+        await Invoice.insert(
+            Invoice(
+                stripe_invoice_id=f"in_{purchase_id}_{amount}_{status}",
+                purchase=purchase_id,
+                amount_paid_cents=amount * 4,
+                status="paid",
+                paid_at=created,
+            )
+        ).returning(Invoice.id)
+    )[0]
     locked = amount if status == "PENDING_LOCK" else 0
-    row = await Commission.insert(Commission(
-        affiliate=aff["id"], invoice=invoice["id"], purchase=purchase_id, from_free_product=free,
-        base_cents=amount * 4, commission_percent=25, amount_cents=amount, profile="AGE_0_30",
-        main_cents=amount, ext_cents=0, main_unlock_at=created + timedelta(days=30),
-        ext_unlock_at=created + timedelta(days=30), main_locked_cents=locked, ext_locked_cents=0,
-        status=status, created_at=created)).returning(Commission.id)
+    row = await Commission.insert(
+        Commission(
+            affiliate=aff["id"],
+            invoice=invoice["id"],
+            purchase=purchase_id,
+            from_free_product=free,
+            base_cents=amount * 4,
+            commission_percent=25,
+            amount_cents=amount,
+            profile="AGE_0_30",
+            main_cents=amount,
+            ext_cents=0,
+            main_unlock_at=created + timedelta(days=30),
+            ext_unlock_at=created + timedelta(days=30),
+            main_locked_cents=locked,
+            ext_locked_cents=0,
+            status=status,
+            created_at=created,
+        )
+    ).returning(Commission.id)
     return row[0]["id"]
 
 
-async def _signed_in_affiliate(make_client, login,  # noqa: ANN001
-                               slug: str = "alice") -> tuple[Any, dict[str, Any]]:
+async def _signed_in_affiliate(
+    make_client,
+    login,
+    slug: str = "alice",
+) -> tuple[Any, dict[str, Any]]:
     aff = await make_affiliate(slug, email=f"{slug}@example.com")
     browser = await make_client()
     await login(browser, f"{slug}@example.com")
@@ -64,19 +105,23 @@ async def test_stats_count_clicks_signups_active_customers_and_mrr(make_client, 
         await TrackingEvent.insert(TrackingEvent(affiliate=aff["id"]))
     monthly, quarterly = await make_plan(3000), await make_plan(10000, "QUARTERLY", "Q")
     yearly, once = await make_plan(12001, "ANNUALLY", "Y"), await make_plan(50000, "ONE_TIME", "O")
-    await _bought(aff, monthly)                                  # 3000 / month
-    await _bought(aff, quarterly)                                # 10000 / 3 -> 3333
-    await _bought(aff, yearly, "TRIAL")                          # a customer, no revenue yet
-    await _bought(aff, once)                                     # a customer, not recurring
+    await _bought(aff, monthly)  # 3000 / month
+    await _bought(aff, quarterly)  # 10000 / 3 -> 3333
+    await _bought(aff, yearly, "TRIAL")  # a customer, no revenue yet
+    await _bought(aff, once)  # a customer, not recurring
     await _bought(aff, monthly, "CANCELLED", current_period_end=FAR)  # paid up to the end
-    await _bought(aff, monthly, "EXPIRED")                       # gone
+    await _bought(aff, monthly, "EXPIRED")  # gone
     await _bought(aff, monthly, "PAST_DUE", past_due_since=NOW - timedelta(days=10))  # lapsed
-    await _attribute(aff, (await make_user())["id"])             # signed up, bought nothing
+    await _attribute(aff, (await make_user())["id"])  # signed up, bought nothing
     res = await browser.get("/api/affiliate/stats")
     assert res.status_code == 200, res.text
     body = res.json()
     assert {k: body[k] for k in ("clicks", "signups", "active_customers", "mrr_cents")} == {
-        "clicks": 3, "signups": 8, "active_customers": 5, "mrr_cents": 3000 + 3333 + 3000}
+        "clicks": 3,
+        "signups": 8,
+        "active_customers": 5,
+        "mrr_cents": 3000 + 3333 + 3000,
+    }
     assert body["slug"] == "alice" and body["referral_url"].endswith("/?ref=alice")
     assert body["locked_cents"] == body["available_cents"] == body["debt_cents"] == 0
     assert body["next_unlock_at"] is None and body["currency"] == "eur"
@@ -99,7 +144,7 @@ async def test_stats_are_cached_until_a_touch_drops_them(client, captured_events
     await TrackingEvent.insert(TrackingEvent(affiliate=aff["id"]))  # behind the cache's back
     assert (await queries.stats(aff)).clicks == 0
     assert (await queries.stats(aff)).computed_at == first.computed_at
-    await client.get("/api/affiliate/track?ref=alice")              # a click touches
+    await client.get("/api/affiliate/track?ref=alice")  # a click touches
     assert await get_redis().get(stats_cache_key(aff["id"])) is None
     assert (await queries.stats(aff)).clicks == 2
     assert updates(captured_events, aff["user"]) == ["click"]
@@ -178,11 +223,16 @@ async def test_payouts_list_is_mine_newest_first(make_client, login):
     browser, aff = await _signed_in_affiliate(make_client, login)
     other = await make_affiliate("bob")
     for who, amount in ((aff, 1000), (other, 5000), (aff, 2500)):
-        await Payout.insert(Payout(affiliate=who["id"], amount_cents=amount, method="paypal",
-                                   reference=f"ref-{amount}"))
+        await Payout.insert(
+            Payout(
+                affiliate=who["id"], amount_cents=amount, method="paypal", reference=f"ref-{amount}"
+            )
+        )
     body = (await browser.get("/api/affiliate/payouts")).json()
     assert [(p["amount_cents"], p["method"], p["reference"]) for p in body] == [
-        (2500, "paypal", "ref-2500"), (1000, "paypal", "ref-1000")]
+        (2500, "paypal", "ref-2500"),
+        (1000, "paypal", "ref-1000"),
+    ]
 
 
 async def test_owner_sees_each_affiliates_counts_commissions_and_customers(make_client, login):
@@ -194,30 +244,49 @@ async def test_owner_sees_each_affiliates_counts_commissions_and_customers(make_
     buyer, purchase = await _bought(alice, plan)
     await _commission(alice, purchase, 750, "PENDING_LOCK")
     await TrackingEvent.insert(TrackingEvent(affiliate=alice["id"]))
-    from realtime.emitter import atomic
+    from db.uow import atomic
     from server.domains.affiliates import ledger
 
     async with atomic():  # money on alice's ledger: the list reads every account's sum
-        await ledger.post("test:owner-list", "commission", alice["id"], [
-            ledger.Leg(ledger.LOCKED, alice["id"], 750),
-            ledger.Leg(ledger.PLATFORM_COMMISSIONS, None, -750)])
+        await ledger.post(
+            "test:owner-list",
+            "commission",
+            alice["id"],
+            [
+                ledger.Leg(ledger.LOCKED, alice["id"], 750),
+                ledger.Leg(ledger.PLATFORM_COMMISSIONS, None, -750),
+            ],
+        )
     await User.insert(User(platform="weokto", email="boss@example.com", role="owner"))
     owner = await make_client()
     await login(owner, "boss@example.com")
     listed = (await owner.get("/api/owner/affiliates")).json()
     assert [a["slug"] for a in listed] == ["alice", "bob"]
     assert {k: listed[0][k] for k in ("clicks", "customers", "commissions", "risk_level")} == {
-        "clicks": 1, "customers": 1, "commissions": 1, "risk_level": "NORMAL"}
+        "clicks": 1,
+        "customers": 1,
+        "commissions": 1,
+        "risk_level": "NORMAL",
+    }
     assert [(a["locked_cents"], a["available_cents"], a["debt_cents"]) for a in listed] == [
-        (750, 0, 0), (0, 0, 0)]
+        (750, 0, 0),
+        (0, 0, 0),
+    ]
     detail = (await owner.get(f"/api/owner/affiliates/{alice['id']}")).json()
     assert detail["affiliate"]["slug"] == "alice"
     assert detail["commissions"][0]["customer_email"].endswith("@example.com")
     assert "***" not in detail["commissions"][0]["customer_email"]  # owners see who bought
-    assert detail["customers"] == [{
-        "user_id": buyer, "email": detail["customers"][0]["email"], "source": "link",
-        "attributed_at": detail["customers"][0]["attributed_at"],
-        "expires_at": detail["customers"][0]["expires_at"], "purchases": 1, "active": True}]
+    assert detail["customers"] == [
+        {
+            "user_id": buyer,
+            "email": detail["customers"][0]["email"],
+            "source": "link",
+            "attributed_at": detail["customers"][0]["attributed_at"],
+            "expires_at": detail["customers"][0]["expires_at"],
+            "purchases": 1,
+            "active": True,
+        }
+    ]
     assert (await owner.get("/api/owner/affiliates/999")).status_code == 404
 
 

@@ -1,7 +1,8 @@
 """Affiliate link tracking: clicks, the referral cookie, last-click and free-guild attribution."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from db.affiliates.tables import AffiliateProfile
@@ -16,9 +17,12 @@ DAY = timedelta(days=1)
 async def make_affiliate(slug: str = "alice", age_days: int = 0, **user: Any) -> dict[str, Any]:
     """An affiliate user with their profile; `age_days` back-dates the profile."""
     row = await make_user(role="affiliate", **user)
-    created = datetime.now(timezone.utc) - timedelta(days=age_days)
-    profile = (await AffiliateProfile.insert(AffiliateProfile(
-        user=row["id"], slug=slug, created_at=created)).returning(*AffiliateProfile.all_columns()))[0]
+    created = datetime.now(UTC) - timedelta(days=age_days)
+    profile = (
+        await AffiliateProfile.insert(
+            AffiliateProfile(user=row["id"], slug=slug, created_at=created)
+        ).returning(*AffiliateProfile.all_columns())
+    )[0]
     return {**profile, "user_row": row}
 
 
@@ -26,8 +30,9 @@ async def make_purchase(user_id: int, plan_id: int, status: str = "ACTIVE", **ex
     from db.billing.tables import Plan, Purchase
 
     plan = await Plan.select().where(Plan.id == plan_id).first()
-    rows = await Purchase.insert(Purchase(user=user_id, product=plan["product"], plan=plan_id,
-                                          status=status, **extra)).returning(Purchase.id)
+    rows = await Purchase.insert(
+        Purchase(user=user_id, product=plan["product"], plan=plan_id, status=status, **extra)
+    ).returning(Purchase.id)
     return rows[0]["id"]
 
 
@@ -35,8 +40,11 @@ async def make_plan(price_cents: int = 3000, interval: str = "MONTHLY", name: st
     from db.billing.tables import Plan, Product
 
     product = (await Product.insert(Product(platform="weokto", name=name)).returning(Product.id))[0]
-    return (await Plan.insert(Plan(product=product["id"], name=name, price_cents=price_cents,
-                                   interval=interval)).returning(Plan.id))[0]["id"]
+    return (
+        await Plan.insert(
+            Plan(product=product["id"], name=name, price_cents=price_cents, interval=interval)
+        ).returning(Plan.id)
+    )[0]["id"]
 
 
 def ref_cookie(res: Any) -> str | None:
@@ -48,15 +56,24 @@ def ref_cookie(res: Any) -> str | None:
 
 
 def updates(events: list[dict[str, Any]], user_id: int) -> list[str]:
-    return [e["payload"]["reason"] for e in events
-            if e["event"] == "affiliate_update" and e["room"] == f"user:{user_id}"]
+    return [
+        e["payload"]["reason"]
+        for e in events
+        if e["event"] == "affiliate_update" and e["room"] == f"user:{user_id}"
+    ]
 
 
 async def test_a_click_is_recorded_remembered_for_30_days_and_pushed(client, captured_events):
     aff = await make_affiliate()
-    res = await client.get("/api/affiliate/track", params={
-        "ref": "alice", "landing": "/g/community-academy", "referrer": "https://news.example/"},
-        headers={"user-agent": "TestBrowser/1.0"})
+    res = await client.get(
+        "/api/affiliate/track",
+        params={
+            "ref": "alice",
+            "landing": "/g/community-academy",
+            "referrer": "https://news.example/",
+        },
+        headers={"user-agent": "TestBrowser/1.0"},
+    )
     assert res.status_code == 200, res.text
     assert res.json()["tracked"] is True and res.json()["affiliate_slug"] == "alice"
     header = ref_cookie(res)
@@ -69,18 +86,24 @@ async def test_a_click_is_recorded_remembered_for_30_days_and_pushed(client, cap
     assert click["user_agent"] == "TestBrowser/1.0" and click["referrer"] == "https://news.example/"
     assert click["landing_path"] == "/g/community-academy"
     event = next(e for e in captured_events if e["event"] == "affiliate_update")
-    assert event == {"room": f"user:{aff['user']}", "event": "affiliate_update",
-                     "payload": {"affiliate_id": aff["id"], "reason": "click",
-                                 "type": "affiliate_update"}}
+    assert event == {
+        "room": f"user:{aff['user']}",
+        "event": "affiliate_update",
+        "payload": {"affiliate_id": aff["id"], "reason": "click", "type": "affiliate_update"},
+    }
     assert await Attribution.count() == 0  # anonymous: nobody to attribute yet
 
 
 async def test_a_direct_hit_takes_the_landing_and_referrer_from_the_request(client):
     await make_affiliate()
-    res = await client.get("/api/affiliate/track?ref=ALICE", headers={"referer": "https://a.test/x"})
+    res = await client.get(
+        "/api/affiliate/track?ref=ALICE", headers={"referer": "https://a.test/x"}
+    )
     assert res.status_code == 200
     click = await TrackingEvent.select().first()
-    assert click["referrer"] == "https://a.test/x" and click["landing_path"] == "/api/affiliate/track"
+    assert (
+        click["referrer"] == "https://a.test/x" and click["landing_path"] == "/api/affiliate/track"
+    )
 
 
 async def test_an_unknown_slug_is_404_without_a_cookie(client, captured_events):
@@ -94,8 +117,9 @@ async def test_an_unknown_slug_is_404_without_a_cookie(client, captured_events):
     assert (await client.get("/api/affiliate/track?ref=" + "x" * 65)).status_code == 400
 
 
-async def test_signing_in_after_the_click_claims_the_referral_once(make_client, login,
-                                                                   captured_events):
+async def test_signing_in_after_the_click_claims_the_referral_once(
+    make_client, login, captured_events
+):
     aff = await make_affiliate()
     browser = await make_client()
     await browser.get("/api/affiliate/track?ref=alice")
@@ -111,7 +135,7 @@ async def test_signing_in_after_the_click_claims_the_referral_once(make_client, 
     assert updates(captured_events, aff["user"]) == ["click", "attribution"]
     again = await browser.post("/api/affiliate/claim")
     assert again.json() == {"attributed": False} and await Attribution.count() == 1
-    assert 'data-ref-pending' not in (await browser.get("/home")).text
+    assert "data-ref-pending" not in (await browser.get("/home")).text
 
 
 async def test_claim_needs_a_session(client):
@@ -119,7 +143,8 @@ async def test_claim_needs_a_session(client):
 
 
 async def test_a_signed_in_click_attributes_at_once_and_the_last_click_wins(
-        make_client, login, captured_events):
+    make_client, login, captured_events
+):
     alice = await make_affiliate("alice")
     bob = await make_affiliate("bob")
     browser = await make_client()
@@ -141,8 +166,9 @@ async def test_an_older_click_does_not_replace_a_newer_attribution(make_client, 
     browser = await make_client()
     me = (await login(browser, "late@example.com"))["user"]
     await browser.get("/api/affiliate/track?ref=bob")
-    old = cookie.Referral(affiliate_id=alice["id"],
-                          clicked_at=datetime.now(timezone.utc).replace(microsecond=0) - DAY)
+    old = cookie.Referral(
+        affiliate_id=alice["id"], clicked_at=datetime.now(UTC).replace(microsecond=0) - DAY
+    )
     browser.cookies.set(cookie.COOKIE_NAME, cookie.encode(old))
     assert (await browser.post("/api/affiliate/claim")).json() == {"attributed": False}
     row = await Attribution.select().where(Attribution.customer == me["id"]).first()
@@ -153,7 +179,7 @@ async def test_forged_and_expired_cookies_attribute_nobody(make_client, login):
     alice = await make_affiliate("alice")
     browser = await make_client()
     await login(browser, "forger@example.com")
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     stale = cookie.encode(cookie.Referral(alice["id"], now - timedelta(days=31)))
     forged = cookie.encode(cookie.Referral(alice["id"], now))[:-4] + "0000"
     for value in (stale, forged, "garbage", "1.2", f"{2**40}.1.x"):
@@ -176,7 +202,8 @@ async def _attributed(customer_id: int) -> dict[str, Any]:
 
 
 async def test_joining_a_free_guild_through_a_referral_makes_a_free_product_attribution(
-        make_client, login, captured_events):
+    make_client, login, captured_events
+):
     aff = await make_affiliate("alice")
     await make_guild(slug="free-club", tier="free")
     await make_guild(slug="paid-club", tier="premium")
@@ -185,11 +212,11 @@ async def test_joining_a_free_guild_through_a_referral_makes_a_free_product_attr
     await browser.get("/api/affiliate/track?ref=alice")
     assert (await browser.post("/api/guilds/paid-club/join")).status_code == 200
     assert (await _attributed(me["id"]))["source"] == "link"  # not a free product
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert (await browser.post("/api/guilds/free-club/join")).status_code == 200
     row = await _attributed(me["id"])
     assert row["source"] == "free_product" and row["affiliate"] == aff["id"]
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     assert before + timedelta(days=30) <= row["expires_at"] <= after + timedelta(days=30)
     assert updates(captured_events, aff["user"])[-1] == "attribution"
 
@@ -202,7 +229,7 @@ async def test_affiliates_older_than_90_days_get_60_days_on_free_products(make_c
     await browser.get("/api/affiliate/track?ref=veteran")
     await browser.post("/api/guilds/free-club/join")
     row = await _attributed(me["id"])
-    left = row["expires_at"] - datetime.now(timezone.utc)
+    left = row["expires_at"] - datetime.now(UTC)
     assert row["source"] == "free_product" and timedelta(days=59) < left <= timedelta(days=60)
 
 
@@ -240,7 +267,10 @@ async def test_link_visits_are_rate_limited_per_address(make_client, monkeypatch
     await make_affiliate()
     bot = await make_client(ip="10.0.0.9")
     assert [(await bot.get("/api/affiliate/track?ref=alice")).status_code for _ in range(3)] == [
-        200, 200, 429]
+        200,
+        200,
+        429,
+    ]
     person = await make_client(ip="10.0.0.10")
     assert (await person.get("/api/affiliate/track?ref=alice")).status_code == 200
     assert await TrackingEvent.count() == 3

@@ -1,4 +1,5 @@
 """Rate limits on sending codes: per address and per network, 429 with Retry-After."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,30 +28,46 @@ async def test_sixth_code_in_an_hour_for_one_address_is_refused(client):
 async def test_the_same_address_on_the_other_platform_has_its_own_budget(make_client):
     weokto, stam = await make_client("weokto"), await make_client("stam")
     for _ in range(5):
-        assert (await weokto.post("/api/auth/magic-link/send",
-                                  json={"email": "both@example.com"})).status_code == 202
-    assert (await weokto.post("/api/auth/magic-link/send",
-                              json={"email": "both@example.com"})).status_code == 429
-    assert (await stam.post("/api/auth/magic-link/send",
-                            json={"email": "both@example.com"})).status_code == 202
+        assert (
+            await weokto.post("/api/auth/magic-link/send", json={"email": "both@example.com"})
+        ).status_code == 202
+    assert (
+        await weokto.post("/api/auth/magic-link/send", json={"email": "both@example.com"})
+    ).status_code == 429
+    assert (
+        await stam.post("/api/auth/magic-link/send", json={"email": "both@example.com"})
+    ).status_code == 202
 
 
 async def test_one_network_cannot_spray_many_addresses(make_client, monkeypatch):
     monkeypatch.setattr(actions, "SEND_PER_IP", Limit("login-send-ip", max_hits=3, window_s=3600))
     attacker = await make_client(ip="203.0.113.9")
-    codes = [(await attacker.post("/api/auth/magic-link/send",
-                                  json={"email": f"victim{i}@example.com"})).status_code
-             for i in range(4)]
+    codes = [
+        (
+            await attacker.post(
+                "/api/auth/magic-link/send", json={"email": f"victim{i}@example.com"}
+            )
+        ).status_code
+        for i in range(4)
+    ]
     assert codes == [202, 202, 202, 429]
     neighbour = await make_client(ip="198.51.100.7")
-    assert (await neighbour.post("/api/auth/magic-link/send",
-                                 json={"email": "victim9@example.com"})).status_code == 202
+    assert (
+        await neighbour.post("/api/auth/magic-link/send", json={"email": "victim9@example.com"})
+    ).status_code == 202
 
 
 async def test_verify_attempts_are_limited_per_network(make_client, monkeypatch):
-    monkeypatch.setattr(actions, "VERIFY_PER_IP", Limit("login-verify-ip", max_hits=2, window_s=900))
+    monkeypatch.setattr(
+        actions, "VERIFY_PER_IP", Limit("login-verify-ip", max_hits=2, window_s=900)
+    )
     guesser = await make_client(ip="203.0.113.10")
-    statuses = [(await guesser.post("/api/auth/magic-link/verify-otp",
-                                    json={"email": "x@example.com", "otp": "123456"})).status_code
-                for _ in range(3)]
+    statuses = [
+        (
+            await guesser.post(
+                "/api/auth/magic-link/verify-otp", json={"email": "x@example.com", "otp": "123456"}
+            )
+        ).status_code
+        for _ in range(3)
+    ]
     assert statuses == [400, 400, 429]

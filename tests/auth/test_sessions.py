@@ -1,5 +1,8 @@
 """Sessions: per-platform cookies and accounts, logout and suspension revoke at once, roles."""
+
 from __future__ import annotations
+
+from datetime import UTC
 
 import pytest
 
@@ -60,16 +63,20 @@ async def test_admin_suspension_revokes_every_session(make_client, login, captur
     assert (await user_b.get("/api/auth/me")).status_code == 401
     revoked = [e for e in captured_events if e["event"] == "session.revoked"]
     assert revoked[-1]["room"] == f"user:{target['id']}"
-    assert revoked[-1]["payload"] == {"type": "session.revoked", "reason": "suspended",
-                                      "session_id": None}
+    assert revoked[-1]["payload"] == {
+        "type": "session.revoked",
+        "reason": "suspended",
+        "session_id": None,
+    }
     # A suspended user cannot sign in again.
     again = await make_client()
     await again.post("/api/auth/magic-link/send", json={"email": "bad@example.com"})
     from tests.fixtures import code_of, wait_mails
 
     newest = (await wait_mails("bad@example.com", 3))[0]
-    res = await again.post("/api/auth/magic-link/verify-otp",
-                           json={"email": "bad@example.com", "otp": code_of(newest)})
+    res = await again.post(
+        "/api/auth/magic-link/verify-otp", json={"email": "bad@example.com", "otp": code_of(newest)}
+    )
     assert res.status_code == 403 and res.json()["error"]["code"] == "account_suspended"
 
 
@@ -93,15 +100,23 @@ async def test_admin_cannot_reach_users_of_the_other_platform(make_client, login
 
 
 async def test_guard_check_roles_for_socket_events():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from server.domains.auth.guards import check_roles
     from server.domains.auth.schemas import CurrentUser, Role
     from server.errors import Forbidden, Unauthorized
 
-    user = CurrentUser(id=1, platform="weokto", email="a@b.co", display_name="a",
-                       role=Role.AFFILIATE, status="active", primary_guild_id=None,
-                       created_at=datetime.now(timezone.utc), session_id="x")
+    user = CurrentUser(
+        id=1,
+        platform="weokto",
+        email="a@b.co",
+        display_name="a",
+        role=Role.AFFILIATE,
+        status="active",
+        primary_guild_id=None,
+        created_at=datetime.now(UTC),
+        session_id="x",
+    )
     assert check_roles(user, frozenset({Role.AFFILIATE})) is user
     with pytest.raises(Forbidden):
         check_roles(user, frozenset({Role.ADMIN}))

@@ -1,7 +1,8 @@
 """Access checks: one rule for products and guilds, with a time-bounded grace when past due."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,39 +16,55 @@ from tests.factories import make_guild, make_member
 
 async def _catalog(platform: str = "weokto") -> dict:
     guild = await make_guild(platform=platform)
-    product = (await Product.insert(Product(platform=platform, guild=guild["id"], name="Club"))
-               .returning(*Product.all_columns()))[0]
-    plan = (await Plan.insert(Plan(product=product["id"], name="Monthly", price_cents=1900,
-                                   interval="MONTHLY")).returning(*Plan.all_columns()))[0]
+    product = (
+        await Product.insert(Product(platform=platform, guild=guild["id"], name="Club")).returning(
+            *Product.all_columns()
+        )
+    )[0]
+    plan = (
+        await Plan.insert(
+            Plan(product=product["id"], name="Monthly", price_cents=1900, interval="MONTHLY")
+        ).returning(*Plan.all_columns())
+    )[0]
     return {"guild": guild, "product": product, "plan": plan}
 
 
 async def _purchase(user_id: int, cat: dict, status: str, **extra: object) -> dict:
-    rows = await Purchase.insert(Purchase(
-        user=user_id, product=cat["product"]["id"], plan=cat["plan"]["id"],
-        guild=cat["guild"]["id"], status=status, **extra)).returning(*Purchase.all_columns())
+    rows = await Purchase.insert(
+        Purchase(
+            user=user_id,
+            product=cat["product"]["id"],
+            plan=cat["plan"]["id"],
+            guild=cat["guild"]["id"],
+            status=status,
+            **extra,
+        )
+    ).returning(*Purchase.all_columns())
     return rows[0]
 
 
 @pytest.fixture
-async def buyer(make_client, login):  # noqa: ANN001
+async def buyer(make_client, login):
     client = await make_client()
     me = (await login(client, "access@example.com"))["user"]
     return client, me
 
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
-@pytest.mark.parametrize(("status", "extra", "has_access"), [
-    ("ACTIVE", {"current_period_end": NOW + timedelta(days=20)}, True),
-    ("TRIAL", {"current_period_end": NOW + timedelta(days=5)}, True),
-    ("PAST_DUE", {"past_due_since": NOW - timedelta(days=2)}, True),
-    ("PAST_DUE", {"past_due_since": NOW - timedelta(days=8)}, False),
-    ("CANCELLED", {"current_period_end": NOW + timedelta(days=3)}, True),
-    ("CANCELLED", {"current_period_end": NOW - timedelta(hours=1)}, False),
-    ("EXPIRED", {}, False),
-])
+@pytest.mark.parametrize(
+    ("status", "extra", "has_access"),
+    [
+        ("ACTIVE", {"current_period_end": NOW + timedelta(days=20)}, True),
+        ("TRIAL", {"current_period_end": NOW + timedelta(days=5)}, True),
+        ("PAST_DUE", {"past_due_since": NOW - timedelta(days=2)}, True),
+        ("PAST_DUE", {"past_due_since": NOW - timedelta(days=8)}, False),
+        ("CANCELLED", {"current_period_end": NOW + timedelta(days=3)}, True),
+        ("CANCELLED", {"current_period_end": NOW - timedelta(hours=1)}, False),
+        ("EXPIRED", {}, False),
+    ],
+)
 async def test_product_access_follows_the_purchase(buyer, status, extra, has_access):
     client, me = buyer
     cat = await _catalog()
@@ -56,7 +73,10 @@ async def test_product_access_follows_the_purchase(buyer, status, extra, has_acc
     assert res.status_code == 200, res.text
     body = res.json()
     assert (body["product_id"], body["has_access"], body["status"]) == (
-        cat["product"]["id"], has_access, status)
+        cat["product"]["id"],
+        has_access,
+        status,
+    )
     if status == "PAST_DUE":  # the grace ends 7 days after the first failure
         until = datetime.fromisoformat(body["until"])
         assert until == extra["past_due_since"] + GRACE
@@ -68,8 +88,13 @@ async def test_no_purchase_unknown_and_foreign_products(buyer, make_client):
     client, me = buyer
     cat = await _catalog()
     res = await client.get(f"/api/products/{cat['product']['id']}/access")
-    assert res.json() == {"has_access": False, "status": "NONE", "until": None,
-                          "product_id": cat["product"]["id"], "guild_slug": None}
+    assert res.json() == {
+        "has_access": False,
+        "status": "NONE",
+        "until": None,
+        "product_id": cat["product"]["id"],
+        "guild_slug": None,
+    }
     assert (await client.get("/api/products/999999/access")).status_code == 404
     stam = await _catalog("stam")
     await _purchase(me["id"], stam, "ACTIVE")
@@ -103,12 +128,25 @@ async def test_the_grace_sweep_ends_access_once_and_tells_the_buyer(captured_eve
 
     assert await do_end_lapsed_grace() == 1
     assert await do_end_lapsed_grace() == 0  # the next hour: nothing left to do
-    paid = {r["user"]: r["paid_access"] for r in await GuildMember.select(
-        GuildMember.user, GuildMember.paid_access).where(GuildMember.guild == cat["guild"]["id"])}
+    paid = {
+        r["user"]: r["paid_access"]
+        for r in await GuildMember.select(GuildMember.user, GuildMember.paid_access).where(
+            GuildMember.guild == cat["guild"]["id"]
+        )
+    }
     assert paid == {lapsed["id"]: False, fresh["id"]: True, covered["id"]: True}
     ended = [e for e in captured_events if e["event"] == "access_ended"]
-    assert ended == [{"room": f"user:{lapsed['id']}", "event": "access_ended", "payload": {
-        "type": "access_ended", "guild_id": cat["guild"]["id"], "reason": "payment_grace_ended"}}]
+    assert ended == [
+        {
+            "room": f"user:{lapsed['id']}",
+            "event": "access_ended",
+            "payload": {
+                "type": "access_ended",
+                "guild_id": cat["guild"]["id"],
+                "reason": "payment_grace_ended",
+            },
+        }
+    ]
 
 
 def test_the_sweep_runs_hourly_from_beat():
@@ -120,11 +158,11 @@ def test_the_sweep_runs_hourly_from_beat():
     assert entry["task"] in celery_app.tasks
 
 
-async def test_a_failed_renewal_keeps_access_for_the_grace_only(shop, make_client, login):  # noqa: F811
+async def test_a_failed_renewal_keeps_access_for_the_grace_only(shop, make_client, login):
     buyer = await make_client()
     me = await buy_then_fail_renewal(shop, buyer, login, "grace@example.com")
 
-    async def past_due():  # noqa: ANN202
+    async def past_due():
         row = await _purchase_of(me["id"])
         return row if row["status"] == "PAST_DUE" else None
 
@@ -134,8 +172,9 @@ async def test_a_failed_renewal_keeps_access_for_the_grace_only(shop, make_clien
     body = (await buyer.get(f"/api/products/{product_id}/access")).json()
     assert (body["has_access"], body["status"]) == (True, "PAST_DUE")
     # Eight days later (in our clock) the hourly sweep ends the access; Stripe still retries.
-    await Purchase.update({Purchase.past_due_since: first["past_due_since"] - timedelta(days=8)}
-                          ).where(Purchase.id == first["id"])
+    await Purchase.update(
+        {Purchase.past_due_since: first["past_due_since"] - timedelta(days=8)}
+    ).where(Purchase.id == first["id"])
     assert await do_end_lapsed_grace() == 1
     body = (await buyer.get(f"/api/products/{product_id}/access")).json()
     assert (body["has_access"], body["status"]) == (False, "PAST_DUE")

@@ -1,4 +1,5 @@
 """Catalog REST: sellers only, per platform, validation errors that name the field."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,22 +10,44 @@ from tests.fixtures import until
 
 
 @pytest.fixture
-async def seller(client, login):  # noqa: ANN001
+async def seller(client, login):
     await User.insert(User(platform="weokto", email="seller@example.com", role="owner"))
     await login(client, "seller@example.com")
     return client
 
 
-async def _product_plan_button(seller):  # noqa: ANN001
+async def _product_plan_button(seller):
     guild = await make_guild(slug="premium-club", tier="premium")
-    product = (await seller.post("/api/owner/products", json={
-        "name": "Premium Club", "description": "All access", "guild_id": guild["id"]})).json()
-    plan = (await seller.post("/api/owner/plans", json={
-        "product_id": product["id"], "name": "Monthly", "price_cents": 2900,
-        "interval": "MONTHLY", "trial_days": 7})).json()
-    button = (await seller.post("/api/owner/payment-buttons", json={
-        "plan_id": plan["id"], "display_name": "Join Premium", "cta_text": "Join <now>",
-        "success_url": "https://example.com/thanks", "cancel_url": "https://example.com/"})).json()
+    product = (
+        await seller.post(
+            "/api/owner/products",
+            json={"name": "Premium Club", "description": "All access", "guild_id": guild["id"]},
+        )
+    ).json()
+    plan = (
+        await seller.post(
+            "/api/owner/plans",
+            json={
+                "product_id": product["id"],
+                "name": "Monthly",
+                "price_cents": 2900,
+                "interval": "MONTHLY",
+                "trial_days": 7,
+            },
+        )
+    ).json()
+    button = (
+        await seller.post(
+            "/api/owner/payment-buttons",
+            json={
+                "plan_id": plan["id"],
+                "display_name": "Join Premium",
+                "cta_text": "Join <now>",
+                "success_url": "https://example.com/thanks",
+                "cancel_url": "https://example.com/",
+            },
+        )
+    ).json()
     return product, plan, button
 
 
@@ -33,7 +56,7 @@ async def test_owner_creates_product_plan_and_button(seller):
     assert product["platform"] == "weokto" and product["stripe_product_id"] is None
     assert (plan["price_cents"], plan["currency"], plan["commission_percent"]) == (2900, "eur", 30)
     assert len(button["button_key"]) >= 12 and button["product_id"] == product["id"]
-    assert f'/pay/{button["button_key"]}' in button["snippet"]
+    assert f"/pay/{button['button_key']}" in button["snippet"]
     assert "Join &lt;now&gt;" in button["snippet"]  # the CTA is escaped in the snippet
     listed = (await seller.get(f"/api/owner/plans?product_id={product['id']}")).json()
     assert [p["id"] for p in listed] == [plan["id"]]
@@ -47,22 +70,29 @@ async def test_button_config_is_public_and_hides_inactive(seller, make_client):
     assert res.json()["price_cents"] == 2900 and res.json()["trial_days"] == 7
     assert (await anonymous.get("/api/payments/button-config?key=nope")).status_code == 404
     stam = await make_client("stam")
-    assert (await stam.get(f"/api/payments/button-config?key={button['button_key']}")).status_code == 404
+    assert (
+        await stam.get(f"/api/payments/button-config?key={button['button_key']}")
+    ).status_code == 404
     await seller.patch(f"/api/owner/plans/{plan['id']}", json={"active": False})
     res = await anonymous.get(f"/api/payments/button-config?key={button['button_key']}")
     assert res.status_code == 404
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": "P", "price_cents": 0, "interval": "MONTHLY"}, "price_cents"),
-    ({"name": "P", "price_cents": 12.5, "interval": "MONTHLY"}, "price_cents"),
-    ({"name": "P", "price_cents": 100, "interval": "WEEKLY"}, "interval"),
-    ({"name": "P", "price_cents": 100, "interval": "MONTHLY", "currency": "EURO"}, "currency"),
-    ({"name": "P", "price_cents": 100, "interval": "MONTHLY", "commission_percent": 101},
-     "commission_percent"),
-    ({"name": "", "price_cents": 100, "interval": "MONTHLY"}, "name"),
-    ({"name": "P", "price_cents": 100, "interval": "MONTHLY", "trial_days": -1}, "trial_days"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "P", "price_cents": 0, "interval": "MONTHLY"}, "price_cents"),
+        ({"name": "P", "price_cents": 12.5, "interval": "MONTHLY"}, "price_cents"),
+        ({"name": "P", "price_cents": 100, "interval": "WEEKLY"}, "interval"),
+        ({"name": "P", "price_cents": 100, "interval": "MONTHLY", "currency": "EURO"}, "currency"),
+        (
+            {"name": "P", "price_cents": 100, "interval": "MONTHLY", "commission_percent": 101},
+            "commission_percent",
+        ),
+        ({"name": "", "price_cents": 100, "interval": "MONTHLY"}, "name"),
+        ({"name": "P", "price_cents": 100, "interval": "MONTHLY", "trial_days": -1}, "trial_days"),
+    ],
+)
 async def test_plan_validation_names_the_field(seller, body, field):
     product = (await seller.post("/api/owner/products", json={"name": "X"})).json()
     res = await seller.post("/api/owner/plans", json={"product_id": product["id"], **body})
@@ -72,8 +102,13 @@ async def test_plan_validation_names_the_field(seller, body, field):
 
 async def test_a_commission_is_offered_only_on_plans_in_the_ledger_currency(seller):
     product = (await seller.post("/api/owner/products", json={"name": "Dollar Club"})).json()
-    base = {"product_id": product["id"], "name": "Monthly", "price_cents": 2000,
-            "interval": "MONTHLY", "currency": "usd"}
+    base = {
+        "product_id": product["id"],
+        "name": "Monthly",
+        "price_cents": 2000,
+        "interval": "MONTHLY",
+        "currency": "usd",
+    }
     refused = await seller.post("/api/owner/plans", json={**base, "commission_percent": 25})
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "commission_currency"
@@ -85,20 +120,29 @@ async def test_a_commission_is_offered_only_on_plans_in_the_ledger_currency(sell
     assert patched.status_code == 400 and patched.json()["error"]["code"] == "commission_currency"
     renamed = await seller.patch(f"/api/owner/plans/{plan['id']}", json={"name": "Monthly USD"})
     assert renamed.status_code == 200 and renamed.json()["commission_percent"] == 0
-    eur = (await seller.post("/api/owner/plans", json={**base, "currency": "eur",
-                                                       "commission_percent": 0})).json()
+    eur = (
+        await seller.post(
+            "/api/owner/plans", json={**base, "currency": "eur", "commission_percent": 0}
+        )
+    ).json()
     assert eur["commission_percent"] == 0  # an explicit 0 in euros is kept, not the default
 
 
 async def test_button_key_conflict_and_bad_urls(seller):
     _, plan, button = await _product_plan_button(seller)
-    base = {"plan_id": plan["id"], "display_name": "B", "success_url": "https://a.b/ok",
-            "cancel_url": "https://a.b/no"}
-    dup = await seller.post("/api/owner/payment-buttons",
-                            json={**base, "button_key": button["button_key"]})
+    base = {
+        "plan_id": plan["id"],
+        "display_name": "B",
+        "success_url": "https://a.b/ok",
+        "cancel_url": "https://a.b/no",
+    }
+    dup = await seller.post(
+        "/api/owner/payment-buttons", json={**base, "button_key": button["button_key"]}
+    )
     assert dup.status_code == 409 and dup.json()["error"]["details"] == {"field": "button_key"}
-    bad = await seller.post("/api/owner/payment-buttons",
-                            json={**base, "success_url": "javascript:alert(1)"})
+    bad = await seller.post(
+        "/api/owner/payment-buttons", json={**base, "success_url": "javascript:alert(1)"}
+    )
     assert bad.status_code == 400 and "success_url" in str(bad.json()["error"]["details"])
 
 
@@ -112,25 +156,42 @@ async def test_members_cannot_sell_and_platforms_do_not_mix(seller, make_client,
     stam = await make_client("stam")
     await login(stam, "stam-owner@example.com")
     assert (await stam.get("/api/owner/products")).json() == []
-    res = await stam.post("/api/owner/plans", json={
-        "product_id": product["id"], "name": "Sneaky", "price_cents": 100, "interval": "MONTHLY"})
+    res = await stam.post(
+        "/api/owner/plans",
+        json={
+            "product_id": product["id"],
+            "name": "Sneaky",
+            "price_cents": 100,
+            "interval": "MONTHLY",
+        },
+    )
     assert res.status_code == 404 and res.json()["error"]["details"] == {"field": "product_id"}
     res = await stam.patch(f"/api/owner/products/{product['id']}", json={"name": "mine"})
     assert res.status_code == 404
 
 
-async def test_products_and_plans_are_mirrored_to_stripe_once(seller, stripe_emulator,
-                                                               celery_worker):
+async def test_products_and_plans_are_mirrored_to_stripe_once(
+    seller, stripe_emulator, celery_worker
+):
     from db.billing.tables import Plan
     from server.domains.billing.stripe_api import client
     from server.domains.catalog.stripe_sync import do_sync_plan
 
     product = (await seller.post("/api/owner/products", json={"name": "Quarterly Club"})).json()
-    plan = (await seller.post("/api/owner/plans", json={
-        "product_id": product["id"], "name": "Quarter", "price_cents": 7500,
-        "interval": "QUARTERLY", "currency": "usd"})).json()
+    plan = (
+        await seller.post(
+            "/api/owner/plans",
+            json={
+                "product_id": product["id"],
+                "name": "Quarter",
+                "price_cents": 7500,
+                "interval": "QUARTERLY",
+                "currency": "usd",
+            },
+        )
+    ).json()
 
-    async def price_id():  # noqa: ANN202
+    async def price_id():
         row = await Plan.select(Plan.stripe_price_id).where(Plan.id == plan["id"]).first()
         return row["stripe_price_id"]
 

@@ -1,4 +1,5 @@
 """Every order of a purchase's events, each delivered twice, ends in the same state."""
+
 from __future__ import annotations
 
 import itertools
@@ -17,7 +18,7 @@ from tests.billing.test_purchase_flow import _buy, _purchase_of, shop  # noqa: F
 CORE = ("checkout.session.completed", "customer.subscription.created", "invoice.paid")
 
 
-async def test_all_orders_of_the_purchase_events_converge(shop, make_client, login, stack):  # noqa: F811
+async def test_all_orders_of_the_purchase_events_converge(shop, make_client, login, stack):
     async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
         # Keep the real deliveries away: this test delivers the events itself, in every order.
         await emu.post("/_emulator/webhook", json={"url": "http://127.0.0.1:9/webhooks/stripe"})
@@ -34,18 +35,25 @@ async def test_all_orders_of_the_purchase_events_converge(shop, make_client, log
             for event_type in order + order:  # and each one twice
                 await _deliver(events[event_type])
             purchase = await _purchase_of(me["id"])
-            finals.add((purchase["status"], purchase["current_period_end"],
-                        purchase["stripe_checkout_session_id"] is not None,
-                        await _state(me["id"], shop["guild"]["id"]),
-                        await Purchase.count(), await Invoice.count()))
+            finals.add(
+                (
+                    purchase["status"],
+                    purchase["current_period_end"],
+                    purchase["stripe_checkout_session_id"] is not None,
+                    await _state(me["id"], shop["guild"]["id"]),
+                    await Purchase.count(),
+                    await Invoice.count(),
+                )
+            )
         assert len(finals) == 1, finals
         (final,) = finals
         assert final[0] == "ACTIVE" and final[2] and final[3] == ("ACTIVE", True)
         assert final[4:] == (1, 1)
     finally:
         async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
-            await emu.post("/_emulator/webhook", json={
-                "url": f"http://127.0.0.1:{stack.port}/webhooks/stripe"})
+            await emu.post(
+                "/_emulator/webhook", json={"url": f"http://127.0.0.1:{stack.port}/webhooks/stripe"}
+            )
 
 
 async def _forget(user_id: int) -> None:
@@ -64,7 +72,7 @@ async def _deliver(event: dict) -> None:
 ONE_TIME = ("checkout.session.completed", "invoice.paid")
 
 
-async def test_both_orders_of_a_one_time_purchase_converge(shop, make_client, login, stack):  # noqa: F811
+async def test_both_orders_of_a_one_time_purchase_converge(shop, make_client, login, stack):
     from tests.billing.test_receipts import _one_time_button
     from tests.billing.test_refunds import _owner
 
@@ -84,11 +92,18 @@ async def test_both_orders_of_a_one_time_purchase_converge(shop, make_client, lo
                 await _deliver(events[event_type])
             purchase = await _purchase_of(me["id"])
             invoice = await Invoice.select().where(Invoice.purchase == purchase["id"]).first()
-            finals.add((purchase["status"], purchase["stripe_subscription_id"],
-                        invoice and (invoice["status"], invoice["amount_paid_cents"]),
-                        await _state(me["id"], shop["guild"]["id"]), await Invoice.count()))
+            finals.add(
+                (
+                    purchase["status"],
+                    purchase["stripe_subscription_id"],
+                    invoice and (invoice["status"], invoice["amount_paid_cents"]),
+                    await _state(me["id"], shop["guild"]["id"]),
+                    await Invoice.count(),
+                )
+            )
         assert finals == {("ACTIVE", None, ("paid", 14900), ("ACTIVE", True), 1)}
     finally:
         async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
-            await emu.post("/_emulator/webhook", json={
-                "url": f"http://127.0.0.1:{stack.port}/webhooks/stripe"})
+            await emu.post(
+                "/_emulator/webhook", json={"url": f"http://127.0.0.1:{stack.port}/webhooks/stripe"}
+            )

@@ -1,8 +1,9 @@
 """Dunning and renewal reminders: each mail once, whatever the retries."""
+
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -14,14 +15,17 @@ from tests.billing.test_refunds import _bought
 from tests.fixtures import wait_mails
 
 
-async def test_failed_renewal_sends_one_dunning_mail(shop, make_client, login):  # noqa: F811
+async def test_failed_renewal_sends_one_dunning_mail(shop, make_client, login):
     _, me, purchase = await _bought(shop, make_client, login, "dunned@example.com")
     customer = await BillingCustomer.select().where(BillingCustomer.user == me["id"]).first()
     async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
-        await emu.post(f"/_emulator/customers/{customer['stripe_customer_id']}/card",
-                       json={"card": "4000000000000341"})
+        await emu.post(
+            f"/_emulator/customers/{customer['stripe_customer_id']}/card",
+            json={"card": "4000000000000341"},
+        )
     await _advance(shop["emulator"], 31)
-    async def dunning_mails():  # noqa: ANN202
+
+    async def dunning_mails():
         mails = await wait_mails("dunned@example.com", 1)
         found = [m for m in mails if "did not go through" in m["subject"]]
         return found or None
@@ -32,11 +36,12 @@ async def test_failed_renewal_sends_one_dunning_mail(shop, make_client, login): 
     assert len(await dunning_mails()) == 1
 
 
-async def test_renewal_reminders_go_once_per_period(shop, make_client, login):  # noqa: F811
+async def test_renewal_reminders_go_once_per_period(shop, make_client, login):
     _, me, purchase = await _bought(shop, make_client, login, "remind@example.com")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await Purchase.update({Purchase.current_period_end: now + timedelta(days=6, hours=12)}).where(
-        Purchase.id == purchase["id"])
+        Purchase.id == purchase["id"]
+    )
     assert await do_send_reminders(now) == 1
     assert await do_send_reminders(now) == 0  # the hourly job runs again: nothing new
     assert await do_send_reminders(now + timedelta(days=5, hours=13)) == 1  # the 1-day one

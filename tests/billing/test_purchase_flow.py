@@ -1,8 +1,8 @@
 """Buying through Stripe Checkout (the local emulator): webhooks grant access exactly once."""
+
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -12,27 +12,30 @@ from db.guilds.tables import GuildMember
 from tests.fixtures import until
 from tests.shop import open_shop
 
-
 _until = until
 
 
 @pytest.fixture
-async def shop(make_client, login, stripe_emulator, live_server, celery_worker):  # noqa: ANN001
+async def shop(make_client, login, stripe_emulator, live_server, celery_worker):
     return await open_shop(make_client, login, stripe_emulator, price_cents=1900)
 
 
-async def _buy(shop, buyer, card: str = "4242424242424242") -> str:  # noqa: ANN001
-    res = await buyer.post("/api/payments/checkout", json={"buttonKey": shop["button"]["button_key"]})
+async def _buy(shop, buyer, card: str = "4242424242424242") -> str:
+    res = await buyer.post(
+        "/api/payments/checkout", json={"buttonKey": shop["button"]["button_key"]}
+    )
     assert res.status_code == 200, res.text
     started = res.json()
     assert started["url"].startswith(shop["emulator"])
     async with httpx.AsyncClient(base_url=shop["emulator"]) as emu:
-        paid = await emu.post(f"/_emulator/checkout/{started['session_id']}/pay", json={"card": card})
+        paid = await emu.post(
+            f"/_emulator/checkout/{started['session_id']}/pay", json={"card": card}
+        )
         assert paid.status_code in (200, 402), paid.text
     return started["session_id"]
 
 
-async def _purchase_of(user_id: int):  # noqa: ANN202
+async def _purchase_of(user_id: int):
     return await Purchase.select().where(Purchase.user == user_id).first()
 
 
@@ -44,9 +47,12 @@ async def test_paying_grants_the_paid_channels(shop, make_client, login):
     assert purchase["stripe_checkout_session_id"] == session_id
     assert purchase["status"] == "ACTIVE" and purchase["current_period_end"] is not None
 
-    async def paid_member():  # noqa: ANN202
-        row = await GuildMember.select().where(
-            (GuildMember.guild == shop["guild"]["id"]) & (GuildMember.user == me["id"])).first()
+    async def paid_member():
+        row = (
+            await GuildMember.select()
+            .where((GuildMember.guild == shop["guild"]["id"]) & (GuildMember.user == me["id"]))
+            .first()
+        )
         return row if row and row["paid_access"] else None
 
     await _until(paid_member)
@@ -63,9 +69,10 @@ async def test_duplicated_and_shuffled_webhooks_converge(shop, make_client, logi
         await _buy(shop, buyer)
         await _until(lambda: _purchase_of(me["id"]))
 
-        async def settled():  # noqa: ANN202
-            pending = await StripeEvent.count().where(StripeEvent.status.is_in(
-                ["received", "processing", "failed"]))
+        async def settled():
+            pending = await StripeEvent.count().where(
+                StripeEvent.status.is_in(["received", "processing", "failed"])
+            )
             return True if pending == 0 and await StripeEvent.count() > 0 else None
 
         await _until(settled)
@@ -95,11 +102,14 @@ async def test_checkout_needs_a_known_active_button(make_client, login, stripe_e
     res = await buyer.post("/api/payments/checkout", json={"buttonKey": "missing"})
     assert res.status_code == 404 and res.json()["error"]["details"] == {"field": "buttonKey"}
     anonymous = await make_client()
-    assert (await anonymous.post("/api/payments/checkout", json={"buttonKey": "x"})).status_code == 401
+    assert (
+        await anonymous.post("/api/payments/checkout", json={"buttonKey": "x"})
+    ).status_code == 401
 
 
-async def test_confirmation_is_pushed_to_the_buyer_and_the_page_shows_it(shop, make_client, login,
-                                                                          live_server, read_mail):
+async def test_confirmation_is_pushed_to_the_buyer_and_the_page_shows_it(
+    shop, make_client, login, live_server, read_mail
+):
     """The buyer's socket gets payment_succeeded; the success page then says confirmed."""
     from tests.realtime.clients import Inbox, connect, sign_in
 
@@ -122,7 +132,7 @@ async def test_confirmation_is_pushed_to_the_buyer_and_the_page_shows_it(shop, m
         assert event["guild_id"] == shop["guild"]["id"]
         assert len(inbox.of("payment_succeeded")) == 1
 
-        async def confirmed_page():  # noqa: ANN202
+        async def confirmed_page():
             page = await buyer.get(f"/checkout/success?session_id={session_id}")
             return page if 'data-state="confirmed"' in page.text else None
 

@@ -1,4 +1,5 @@
 """Stripe webhook intake: signatures (stale, rotated), store once, process in the worker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +11,9 @@ import time
 import msgspec
 import pytest
 
+from core.settings import get_settings
 from db.billing.tables import StripeEvent
 from server.domains.billing import webhooks
-from server.settings import get_settings
 
 
 def signed(payload: bytes, secret: str | None = None, at: int | None = None) -> dict[str, str]:
@@ -23,16 +24,27 @@ def signed(payload: bytes, secret: str | None = None, at: int | None = None) -> 
 
 
 def event(event_id: str = "evt_test_1", type_: str = "test.unhandled") -> bytes:
-    return json.dumps({"id": event_id, "object": "event", "type": type_, "created": int(time.time()),
-                       "livemode": False, "api_version": "2024-06-20",
-                       "data": {"object": {"id": "obj_1", "object": "thing"}}}).encode()
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": type_,
+            "created": int(time.time()),
+            "livemode": False,
+            "api_version": "2024-06-20",
+            "data": {"object": {"id": "obj_1", "object": "thing"}},
+        }
+    ).encode()
 
 
 async def _wait_status(stripe_id: str, timeout: float = 15.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = await StripeEvent.select(StripeEvent.status).where(
-            StripeEvent.stripe_id == stripe_id).first()
+        row = (
+            await StripeEvent.select(StripeEvent.status)
+            .where(StripeEvent.stripe_id == stripe_id)
+            .first()
+        )
         if row and row["status"] not in ("received", "processing"):
             return row["status"]
         await asyncio.sleep(0.1)
@@ -43,7 +55,10 @@ async def test_signed_event_is_stored_once_and_processed_by_the_worker(client, c
     body = event("evt_once")
     first = await client.post("/webhooks/stripe", content=body, headers=signed(body))
     assert first.status_code == 200 and first.json() == {
-        "received": True, "duplicate": False, "event_id": "evt_once"}
+        "received": True,
+        "duplicate": False,
+        "event_id": "evt_once",
+    }
     again = await client.post("/webhooks/stripe", content=body, headers=signed(body))
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert await StripeEvent.count() == 1
@@ -55,10 +70,12 @@ async def test_signed_event_is_stored_once_and_processed_by_the_worker(client, c
 @pytest.mark.parametrize("case", ["bad-mac", "stale", "missing", "other-secret"])
 async def test_bad_signatures_are_400_and_store_nothing(client, case):
     body = event(f"evt_{case}")
-    headers = {"bad-mac": {"stripe-signature": f"t={int(time.time())},v1={'0' * 64}"},
-               "stale": signed(body, at=int(time.time()) - 301),
-               "missing": {},
-               "other-secret": signed(body, secret="whsec_someone_else")}[case]
+    headers = {
+        "bad-mac": {"stripe-signature": f"t={int(time.time())},v1={'0' * 64}"},
+        "stale": signed(body, at=int(time.time()) - 301),
+        "missing": {},
+        "other-secret": signed(body, secret="whsec_someone_else"),
+    }[case]
     res = await client.post("/webhooks/stripe", content=body, headers=headers)
     assert res.status_code == 400 and res.json()["error"]["code"] == "invalid_signature"
     assert await StripeEvent.count() == 0
@@ -71,8 +88,9 @@ async def test_signed_garbage_is_400(client):
 
 
 async def test_rotated_secrets_are_all_accepted(client, monkeypatch):
-    settings = msgspec.structs.replace(get_settings(),
-                                       stripe_webhook_secrets=("whsec_new", "whsec_old"))
+    settings = msgspec.structs.replace(
+        get_settings(), stripe_webhook_secrets=("whsec_new", "whsec_old")
+    )
     monkeypatch.setattr(webhooks, "get_settings", lambda: settings)
     for i, secret in enumerate(("whsec_old", "whsec_new")):
         body = event(f"evt_rot_{i}")
@@ -90,8 +108,9 @@ async def test_processing_records_failures_and_succeeds_on_retry(monkeypatch):
 
     monkeypatch.setitem(webhooks.HANDLERS, "test.flaky", flaky)
     body = event("evt_flaky", "test.flaky")
-    await webhooks.do_record_event(webhooks.stripe.Event.construct_from(json.loads(body), None),
-                                   body)
+    await webhooks.do_record_event(
+        webhooks.stripe.Event.construct_from(json.loads(body), None), body
+    )
     with pytest.raises(RuntimeError):
         await webhooks.do_process_event("evt_flaky")
     row = await StripeEvent.select().where(StripeEvent.stripe_id == "evt_flaky").first()
@@ -109,20 +128,26 @@ async def test_an_orphaned_claim_is_taken_over_after_the_lease(monkeypatch):
 
     monkeypatch.setitem(webhooks.HANDLERS, "test.ok", ok)
     body = event("evt_orphan", "test.ok")
-    await webhooks.do_record_event(webhooks.stripe.Event.construct_from(json.loads(body), None),
-                                   body)
-    await StripeEvent.raw("UPDATE stripe_events SET status = 'processing', "
-                          "claimed_at = now() WHERE stripe_id = 'evt_orphan'")
+    await webhooks.do_record_event(
+        webhooks.stripe.Event.construct_from(json.loads(body), None), body
+    )
+    await StripeEvent.raw(
+        "UPDATE stripe_events SET status = 'processing', "
+        "claimed_at = now() WHERE stripe_id = 'evt_orphan'"
+    )
     assert await webhooks.do_process_event("evt_orphan") == "skipped"  # lease still fresh
-    await StripeEvent.raw("UPDATE stripe_events SET claimed_at = now() - interval '6 minutes' "
-                          "WHERE stripe_id = 'evt_orphan'")
+    await StripeEvent.raw(
+        "UPDATE stripe_events SET claimed_at = now() - interval '6 minutes' "
+        "WHERE stripe_id = 'evt_orphan'"
+    )
     assert await webhooks.do_process_event("evt_orphan") == "succeeded"
 
 
 async def test_concurrent_requests_are_stored_together_each_once(client, celery_worker):
     bodies = [event(f"evt_many_{i}") for i in range(20)] + [event("evt_many_0")] * 4
-    answers = await asyncio.gather(*(client.post("/webhooks/stripe", content=b, headers=signed(b))
-                                     for b in bodies))
+    answers = await asyncio.gather(
+        *(client.post("/webhooks/stripe", content=b, headers=signed(b)) for b in bodies)
+    )
     assert {a.status_code for a in answers} == {200}
     fresh = [a.json()["event_id"] for a in answers if not a.json()["duplicate"]]
     assert sorted(fresh) == sorted(f"evt_many_{i}" for i in range(20))  # evt_many_0 new once
@@ -134,7 +159,8 @@ async def test_concurrent_requests_are_stored_together_each_once(client, celery_
 
 
 async def test_events_accepted_while_the_worker_is_down_are_processed_when_it_is_back(
-        client, stop_worker):
+    client, stop_worker
+):
     for i in range(3):
         body = event(f"evt_down_{i}")
         res = await client.post("/webhooks/stripe", content=body, headers=signed(body))
@@ -149,8 +175,9 @@ async def test_events_accepted_while_the_worker_is_down_are_processed_when_it_is
 async def test_a_drain_hands_over_after_its_batches_and_nothing_runs_twice(celery_worker):
     for i in range(5):
         body = event(f"evt_batch_{i}")
-        await webhooks.do_record_event(webhooks.stripe.Event.construct_from(json.loads(body), None),
-                                       body)
+        await webhooks.do_record_event(
+            webhooks.stripe.Event.construct_from(json.loads(body), None), body
+        )
     assert await webhooks.do_drain(batch=2, max_batches=1) == 2  # then a fresh task goes on
     for i in range(5):
         assert await _wait_status(f"evt_batch_{i}") == "ignored"
@@ -174,19 +201,23 @@ async def test_the_drain_runs_handlers_and_retries_a_failure_on_its_own(monkeypa
     monkeypatch.setattr(webhooks, "enqueue", fake_enqueue)
     for event_id in ("evt_good", "evt_bad"):
         body = event(event_id, "test.flaky")
-        await webhooks.do_record_event(webhooks.stripe.Event.construct_from(json.loads(body), None),
-                                       body)
+        await webhooks.do_record_event(
+            webhooks.stripe.Event.construct_from(json.loads(body), None), body
+        )
     assert await webhooks.do_drain() == 2
     assert await webhooks.do_drain() == 0
-    got = {r["stripe_id"]: r["status"] for r in await StripeEvent.select(
-        StripeEvent.stripe_id, StripeEvent.status)}
+    got = {
+        r["stripe_id"]: r["status"]
+        for r in await StripeEvent.select(StripeEvent.stripe_id, StripeEvent.status)
+    }
     assert got == {"evt_good": "succeeded", "evt_bad": "failed"}
     assert calls == ["evt_good", "evt_bad"]
     assert queued == [("tasks.billing.process_stripe_event", "evt_bad")]
 
 
-async def test_a_queue_outage_is_503_and_stripes_retry_still_gets_processed(client, celery_worker,
-                                                                            monkeypatch):
+async def test_a_queue_outage_is_503_and_stripes_retry_still_gets_processed(
+    client, celery_worker, monkeypatch
+):
     from server.jobs import Unavailable, enqueue
 
     async def down(*_: object) -> None:

@@ -1,4 +1,5 @@
 """Edits, deletes (tombstones), reactions (toggle, 20 cap) and DMs with blocks, with events."""
+
 from __future__ import annotations
 
 import msgspec
@@ -37,8 +38,11 @@ async def test_delete_leaves_a_tombstone(captured_events):
     assert gone.deleted and gone.content == "" and gone.html == "" and gone.seq == mine.seq
     by_mod = await actions.check_delete_message(as_user(room["mod"]), theirs.id)
     assert by_mod.deleted
-    events = [msgspec.convert(e["payload"], MessageDeleted) for e in captured_events
-              if e["event"] == "message_deleted"]
+    events = [
+        msgspec.convert(e["payload"], MessageDeleted)
+        for e in captured_events
+        if e["event"] == "message_deleted"
+    ]
     assert [e.message.id for e in events] == [mine.id, theirs.id]
     with pytest.raises(AppError):
         await actions.check_edit_message(author, mine.id, "resurrect")

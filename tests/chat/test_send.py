@@ -1,4 +1,5 @@
 """Sending: gap-free seq under concurrency, idempotent client_msg_id, limits, sanitization."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,27 @@ from server.domains.chat.events import ChannelActivity, Mention, NewMessage
 from server.errors import AppError, Forbidden
 from tests.factories import as_user, make_room, make_user
 
-ALLOWED_TAGS = {"p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol",
-                "li", "a", "h1", "h2", "h3", "h4", "hr", "span"}
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "span",
+}
 
 
 def parse_tags(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
@@ -22,7 +42,7 @@ def parse_tags(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
     found: list[tuple[str, list[tuple[str, str | None]]]] = []
 
     class Collect(HTMLParser):
-        def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        def handle_starttag(self, tag, attrs):
             found.append((tag, attrs))
 
     Collect().feed(html)
@@ -43,19 +63,34 @@ async def test_concurrent_sends_get_gap_free_increasing_seqs(captured_events, mo
     results = await asyncio.gather(*(send(u, i) for u in senders for i in range(4)))
     seqs = sorted(r.message.seq for r in results)
     assert seqs == list(range(1, 17))
-    stored = [r["seq"] for r in await Message.select(Message.seq).where(Message.channel == cid)
-              .order_by(Message.seq)]
+    stored = [
+        r["seq"]
+        for r in await Message.select(Message.seq)
+        .where(Message.channel == cid)
+        .order_by(Message.seq)
+    ]
     assert stored == list(range(1, 17))
-    pushed = [msgspec.convert(e["payload"], NewMessage) for e in captured_events
-              if e["event"] == "new_message"]
+    pushed = [
+        msgspec.convert(e["payload"], NewMessage)
+        for e in captured_events
+        if e["event"] == "new_message"
+    ]
     assert sorted(p.message.seq for p in pushed) == seqs
-    assert all(e["room"] == f"channel:{cid}" for e in captured_events if e["event"] == "new_message")
+    assert all(
+        e["room"] == f"channel:{cid}" for e in captured_events if e["event"] == "new_message"
+    )
     await asyncio.sleep(0.5)  # the trailing edge of the coalesced unread summary
-    activity = [msgspec.convert(e["payload"], ChannelActivity) for e in captured_events
-                if e["event"] == "channel_activity"]
+    activity = [
+        msgspec.convert(e["payload"], ChannelActivity)
+        for e in captured_events
+        if e["event"] == "channel_activity"
+    ]
     assert 1 <= len(activity) < 16 and max(a.last_seq for a in activity) == 16
-    assert all(e["room"] == f"guild:{room['guild']['id']}" for e in captured_events
-               if e["event"] == "channel_activity")
+    assert all(
+        e["room"] == f"guild:{room['guild']['id']}"
+        for e in captured_events
+        if e["event"] == "channel_activity"
+    )
 
 
 async def test_resend_with_same_client_msg_id_returns_the_original(captured_events):
@@ -74,7 +109,8 @@ async def test_concurrent_duplicates_store_one_message_and_leave_no_gap():
     room = await make_room()
     user, cid = as_user(room["members"][0]), room["channel"]["id"]
     results = await asyncio.gather(
-        *(actions.check_send_message(user, cid, "race", "same-id") for _ in range(4)))
+        *(actions.check_send_message(user, cid, "race", "same-id") for _ in range(4))
+    )
     assert len({r.message.id for r in results}) == 1
     assert await Message.count().where(Message.channel == cid) == 1
     later = await actions.check_send_message(as_user(room["members"][1]), cid, "after", "x1")
@@ -94,45 +130,62 @@ async def test_client_msg_id_reused_for_another_channel_is_a_conflict():
     assert err.value.code == "duplicate_id"
 
 
-@pytest.mark.parametrize(("content", "code"), [("   ", "validation_error"), ("x" * 4001, "too_long")])
+@pytest.mark.parametrize(
+    ("content", "code"), [("   ", "validation_error"), ("x" * 4001, "too_long")]
+)
 async def test_empty_and_too_long_messages_are_refused(content, code):
     room = await make_room()
     with pytest.raises(AppError) as err:
-        await actions.check_send_message(as_user(room["members"][0]), room["channel"]["id"],
-                                         content, "c1")
+        await actions.check_send_message(
+            as_user(room["members"][0]), room["channel"]["id"], content, "c1"
+        )
     assert err.value.code == code and err.value.status_code == 400
 
 
 async def test_exactly_4000_characters_is_accepted():
     room = await make_room()
-    res = await actions.check_send_message(as_user(room["members"][0]), room["channel"]["id"],
-                                           "y" * 4000, "c1")
+    res = await actions.check_send_message(
+        as_user(room["members"][0]), room["channel"]["id"], "y" * 4000, "c1"
+    )
     assert len(res.message.content) == 4000
 
 
-@pytest.mark.parametrize("payload", [
-    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
-    '<a href="javascript:alert(1)" onclick="x()">y</a>', "<iframe src=//evil></iframe>",
-    "[x](JaVaScRiPt:alert(1))", '<svg onload="alert(1)">',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[x](javascript:alert(1))",
+        '<a href="javascript:alert(1)" onclick="x()">y</a>',
+        "<iframe src=//evil></iframe>",
+        "[x](JaVaScRiPt:alert(1))",
+        '<svg onload="alert(1)">',
+    ],
+)
 async def test_markdown_is_rendered_safely(payload):
     room = await make_room()
-    res = await actions.check_send_message(as_user(room["members"][0]), room["channel"]["id"],
-                                           payload, "c1")
+    res = await actions.check_send_message(
+        as_user(room["members"][0]), room["channel"]["id"], payload, "c1"
+    )
     tags = parse_tags(res.message.html)
     assert {t for t, _ in tags} <= ALLOWED_TAGS
     for _, attrs in tags:
         assert not any(name.startswith("on") for name, _ in attrs)
-        assert not any(name == "href" and (value or "").strip().lower().startswith("javascript")
-                       for name, value in attrs)
+        assert not any(
+            name == "href" and (value or "").strip().lower().startswith("javascript")
+            for name, value in attrs
+        )
     assert "<script" not in res.message.html.lower()
 
 
 async def test_markdown_keeps_formatting_and_safe_links():
     room = await make_room()
     res = await actions.check_send_message(
-        as_user(room["members"][0]), room["channel"]["id"],
-        "**bold** _it_ `code` [site](https://example.com)", "c1")
+        as_user(room["members"][0]),
+        room["channel"]["id"],
+        "**bold** _it_ `code` [site](https://example.com)",
+        "c1",
+    )
     assert "<strong>bold</strong>" in res.message.html and "<code>code</code>" in res.message.html
     assert 'href="https://example.com"' in res.message.html
     assert 'rel="noopener noreferrer nofollow"' in res.message.html
@@ -154,8 +207,9 @@ async def test_sixth_message_in_five_seconds_is_rate_limited():
 async def test_mentions_notify_the_mentioned_member(captured_events):
     room = await make_room(n_members=2)
     author, target = room["members"]
-    res = await actions.check_send_message(as_user(author), room["channel"]["id"],
-                                           f"hey @{target['display_name']} and @nobody", "m1")
+    res = await actions.check_send_message(
+        as_user(author), room["channel"]["id"], f"hey @{target['display_name']} and @nobody", "m1"
+    )
     assert res.message.mentions == [target["id"]]
     (event,) = [e for e in captured_events if e["event"] == "mention"]
     assert event["room"] == f"user:{target['id']}"

@@ -1,1 +1,1 @@
-"""Tests of the developer tooling in server/dev (embedded services, run command)."""
+"""Tests of the developer tooling in devtools (embedded services, run command)."""

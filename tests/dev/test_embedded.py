@@ -1,4 +1,5 @@
 """Embedded PostgreSQL and Redis start, answer, and leave no process behind; explicit URLs start nothing."""
+
 from __future__ import annotations
 
 import socket
@@ -7,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 
-from server.dev.embedded import EmbeddedPostgres, EmbeddedRedis, redis_answers, resolve_services
+from devtools.embedded import EmbeddedPostgres, EmbeddedRedis, redis_answers, resolve_services
 
 
 def _gone(pid: int) -> bool:
@@ -37,7 +38,10 @@ async def test_embedded_services_start_answer_and_stop(tmp_path: Path) -> None:
         assert pg_pid is not None and not _gone(pg_pid)
 
         # Given both URLs, nothing new starts and stop() leaves the given servers alone.
-        given = resolve_services(tmp_path / "unused", {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url})
+        given = resolve_services(
+            tmp_path / "unused",
+            {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url},
+        )
         assert given.started == []
         assert (given.database_url, given.redis_url) == (services.database_url, services.redis_url)
         given.stop()

@@ -1,4 +1,5 @@
 """Browser fixtures: Debian's chromium driven by Playwright (no browser download)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,7 +23,7 @@ async def browser():
         await browser.close()
 
 
-async def sign_in_page(page, base: str, email: str, read_mail) -> None:  # noqa: ANN001
+async def sign_in_page(page, base: str, email: str, read_mail) -> None:
     """Sign in as a person does: type the email, read the code from the catcher, type it."""
     from tests.fixtures import code_of
 

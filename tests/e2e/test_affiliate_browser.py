@@ -1,9 +1,10 @@
 """An affiliate watches their dashboard move live while a referred visitor, in another browser,
 clicks their link, signs up and buys through the emulator's checkout; then when the clock passes
 the unlock date, and when the owner refunds."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,9 +18,16 @@ from tests.factories import as_user, make_channel, make_guild, make_user
 from tests.fixtures import until
 
 STATS = ("clicks", "signups", "active", "mrr", "locked", "available", "paid", "debt")
-KEYS = {"clicks": "clicks", "signups": "signups", "active": "active_customers", "mrr": "mrr_cents",
-        "locked": "locked_cents", "available": "available_cents", "paid": "paid_cents",
-        "debt": "debt_cents"}
+KEYS = {
+    "clicks": "clicks",
+    "signups": "signups",
+    "active": "active_customers",
+    "mrr": "mrr_cents",
+    "locked": "locked_cents",
+    "available": "available_cents",
+    "paid": "paid_cents",
+    "debt": "debt_cents",
+}
 
 
 def shown(stats: Any) -> dict[str, str]:
@@ -34,16 +42,20 @@ def shown(stats: Any) -> dict[str, str]:
 async def _on_page(page: Any) -> dict[str, str]:
     return await page.evaluate(
         "(names) => Object.fromEntries(names.map((k) => "
-        "[k, document.querySelector(`[data-testid=stat-${k}]`)?.textContent]))", list(STATS))
+        "[k, document.querySelector(`[data-testid=stat-${k}]`)?.textContent]))",
+        list(STATS),
+    )
 
 
-async def expect_live(page: Any, profile: dict[str, Any], shot: str,
-                      **expected: str) -> dict[str, str]:
+async def expect_live(
+    page: Any, profile: dict[str, Any], shot: str, **expected: str
+) -> dict[str, str]:
     """Wait until the database has the `expected` figures and every counter on the (never
     reloaded) page shows the database's figures.
 
     The figures are re-read while waiting: webhooks of the same change may still be landing.
     """
+
     async def matches() -> dict[str, str] | None:
         want = shown(await queries.compute_stats(profile))
         if any(want[k] != v for k, v in expected.items()):
@@ -54,8 +66,10 @@ async def expect_live(page: Any, profile: dict[str, Any], shot: str,
         want = await until(matches, timeout=30)
     except AssertionError:
         want = shown(await queries.compute_stats(profile))
-        raise AssertionError(f"{page.url} shows {await _on_page(page)}, database says {want}; "
-                             f"navigations: {getattr(page, 'visited', [])}") from None
+        raise AssertionError(
+            f"{page.url} shows {await _on_page(page)}, database says {want}; "
+            f"navigations: {getattr(page, 'visited', [])}"
+        ) from None
     assert await page.evaluate("window.__sameDocument") is True  # updated live, not reloaded
     await page.screenshot(path=str(SHOTS / shot), full_page=True)
     return want
@@ -64,21 +78,37 @@ async def expect_live(page: Any, profile: dict[str, Any], shot: str,
 async def _shop() -> str:
     guild = await make_guild(slug="referral-club", tier="premium")
     await make_channel(guild["id"], name="vip", requires_paid=True)
-    product = (await Product.insert(Product(platform="weokto", name="Referral Club",
-                                            guild=guild["id"])).returning(Product.id))[0]["id"]
-    plan = (await Plan.insert(Plan(product=product, name="Monthly", price_cents=5000,
-                                   interval="MONTHLY")).returning(Plan.id))[0]["id"]
-    await PaymentButton.insert(PaymentButton(
-        button_key="referral-club", product=product, plan=plan, display_name="Join Referral Club",
-        cta_text="Join for 50 EUR", success_url="https://example.com/ok",
-        cancel_url="https://example.com/no"))
+    product = (
+        await Product.insert(
+            Product(platform="weokto", name="Referral Club", guild=guild["id"])
+        ).returning(Product.id)
+    )[0]["id"]
+    plan = (
+        await Plan.insert(
+            Plan(product=product, name="Monthly", price_cents=5000, interval="MONTHLY")
+        ).returning(Plan.id)
+    )[0]["id"]
+    await PaymentButton.insert(
+        PaymentButton(
+            button_key="referral-club",
+            product=product,
+            plan=plan,
+            display_name="Join Referral Club",
+            cta_text="Join for 50 EUR",
+            success_url="https://example.com/ok",
+            cancel_url="https://example.com/no",
+        )
+    )
     return "referral-club"
 
 
 async def _affiliate(email: str) -> dict[str, Any]:
     user = await make_user(email=email, role="affiliate")
-    return (await AffiliateProfile.insert(AffiliateProfile(user=user["id"], slug="alice"))
-            .returning(*AffiliateProfile.all_columns()))[0]
+    return (
+        await AffiliateProfile.insert(AffiliateProfile(user=user["id"], slug="alice")).returning(
+            *AffiliateProfile.all_columns()
+        )
+    )[0]
 
 
 async def _pay_in_emulator(page: Any, base: str, key: str, email: str, emulator: str) -> None:
@@ -93,12 +123,15 @@ async def _pay_in_emulator(page: Any, base: str, key: str, email: str, emulator:
 
 
 async def _commissions(profile_id: int, n: int) -> list[dict[str, Any]] | None:
-    rows = await Commission.select().where(Commission.affiliate == profile_id).order_by(Commission.id)
+    rows = (
+        await Commission.select().where(Commission.affiliate == profile_id).order_by(Commission.id)
+    )
     return rows if len(rows) >= n else None
 
 
 async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
-        browser, live_server, read_mail, stripe_emulator):
+    browser, live_server, read_mail, stripe_emulator
+):
     from server.domains.affiliates.maturation import do_mature_due
     from server.domains.billing.refunds import check_request_refund
 
@@ -130,8 +163,9 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
     # The visitor buys through the emulator's hosted checkout: a locked commission appears.
     await _pay_in_emulator(visitor, base, key, "visitor-ui@example.com", stripe_emulator)
     first = (await until(lambda: _commissions(profile["id"], 1), timeout=60))[0]
-    bought = await expect_live(dash, profile, "affiliate-3-purchase.png", active="1",
-                               mrr="50.00 EUR")
+    bought = await expect_live(
+        dash, profile, "affiliate-3-purchase.png", active="1", mrr="50.00 EUR"
+    )
     assert bought["locked"] == f"{first['amount_cents'] / 100:.2f} EUR"
     assert bought["available"] == "0.00 EUR"
     assert (await dash.get_by_test_id("unlock-countdown").inner_text()).startswith("next unlock in")
@@ -143,7 +177,7 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
         assert (await emu.post("/_emulator/advance", json={"days": 46})).status_code == 200
     await until(lambda: _commissions(profile["id"], 2), timeout=60)
     await expect_live(dash, profile, "affiliate-4-renewal.png")
-    await do_mature_due(now=datetime.now(timezone.utc) + timedelta(days=46))
+    await do_mature_due(now=datetime.now(UTC) + timedelta(days=46))
     matured = await expect_live(dash, profile, "affiliate-5-unlocked.png")
     assert matured["available"] != "0.00 EUR"
 
@@ -160,13 +194,15 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
 
     async def clawed_back() -> Any:
         rows = await Commission.select().where(
-            (Commission.affiliate == profile["id"]) & (Commission.clawed_back_cents > 0))
+            (Commission.affiliate == profile["id"]) & (Commission.clawed_back_cents > 0)
+        )
         p = await Purchase.select().where(Purchase.id == purchase["id"]).first()
         return rows if rows and p["status"] == "EXPIRED" else None
 
     await until(clawed_back, timeout=60)
-    refunded = await expect_live(dash, profile, "affiliate-6-refunded.png", active="0",
-                                 mrr="0.00 EUR")
+    refunded = await expect_live(
+        dash, profile, "affiliate-6-refunded.png", active="0", mrr="0.00 EUR"
+    )
     assert refunded != matured
 
     # The owner's affiliates page: balances, commissions, customers; the risk level is edited.
@@ -182,7 +218,9 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
     await row.get_by_test_id("risk").filter(has_text="AT_RISK").wait_for()
     await owner.get_by_test_id("risk-history").get_by_text("NORMAL → AT_RISK").wait_for()
     saved = await AffiliateProfile.select().where(AffiliateProfile.id == profile["id"]).first()
-    assert saved["risk_level"] == "AT_RISK" and saved["risk_notes"] == "Refund right after a renewal"
+    assert (
+        saved["risk_level"] == "AT_RISK" and saved["risk_notes"] == "Refund right after a renewal"
+    )
     change = await RiskChange.select().where(RiskChange.affiliate == profile["id"]).first()
     assert (change["old_level"], change["new_level"]) == ("NORMAL", "AT_RISK")  # audited
     await owner.screenshot(path=str(SHOTS / "owner-affiliates.png"), full_page=True)

@@ -1,19 +1,22 @@
 """Two people chat in one guild in headless Chromium: live delivery, gap-free catch-up, moderation."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from tests.factories import make_channel, make_guild, make_member, make_user
 from tests.e2e.conftest import SHOTS, sign_in_page
+from tests.factories import make_channel, make_guild, make_member, make_user
+
 INPUT = "[data-testid=composer-input]"
 
 
-async def no_pending(page) -> None:  # noqa: ANN001
+async def no_pending(page) -> None:
     """Every send of this page has been acknowledged (several may be pending at once)."""
     await page.wait_for_function(
-        "document.querySelectorAll('[data-testid=pending-message]').length === 0", timeout=20000)
+        "document.querySelectorAll('[data-testid=pending-message]').length === 0", timeout=20000
+    )
 
 
 @pytest.fixture
@@ -51,7 +54,9 @@ async def send(page: Any, text: str) -> None:
 
 
 async def texts(page: Any) -> list[str]:
-    return [t.strip() for t in await page.locator("[data-testid=message] .content").all_inner_texts()]
+    return [
+        t.strip() for t in await page.locator("[data-testid=message] .content").all_inner_texts()
+    ]
 
 
 async def seqs(page: Any) -> list[int]:
@@ -61,7 +66,10 @@ async def seqs(page: Any) -> list[int]:
 
 async def wait_count(page: Any, n: int, timeout: float = 15000) -> None:
     await page.wait_for_function(
-        "n => document.querySelectorAll('[data-testid=message]').length >= n", arg=n, timeout=timeout)
+        "n => document.querySelectorAll('[data-testid=message]').length >= n",
+        arg=n,
+        timeout=timeout,
+    )
 
 
 def shot(page: Any, name: str) -> Any:
@@ -89,8 +97,9 @@ async def test_a_message_appears_live_at_the_other_member(browser, live_server, 
     await ana_ctx.close()
 
 
-async def test_offline_member_catches_up_every_message_once_in_order(browser, live_server, read_mail,
-                                                                    room):
+async def test_offline_member_catches_up_every_message_once_in_order(
+    browser, live_server, read_mail, room
+):
     mod_ctx, mia = await open_guild(browser, live_server, read_mail, "mia@example.com")
     ana_ctx, ana = await open_guild(browser, live_server, read_mail, "ana@example.com")
     await send(mia, "before the outage")
@@ -138,7 +147,11 @@ async def test_a_timed_out_member_cannot_send(browser, live_server, read_mail, r
     await notice.wait_for(state="visible")
     assert "timed out until" in (await notice.inner_text()).lower()
     assert await ana.locator(INPUT).is_disabled()
-    await mia.locator("[data-testid=member]", has_text="Ana").get_by_test_id("timed-out-mark").wait_for()
+    await (
+        mia.locator("[data-testid=member]", has_text="Ana")
+        .get_by_test_id("timed-out-mark")
+        .wait_for()
+    )
     await shot(ana, "timed-out")
 
     # Even a stale page that still tries is refused, and says so: reload keeps the state.

@@ -1,4 +1,5 @@
 """A member buys through a payment button page and the emulator's hosted checkout."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,19 +14,32 @@ async def _paid_club(slug: str) -> str:
 
     guild = await make_guild(slug=slug, tier="premium")
     await make_channel(guild["id"], name="vip", requires_paid=True)
-    product = (await Product.insert(Product(platform="weokto", name="Paid Club", guild=guild["id"]))
-               .returning(Product.id))[0]["id"]
-    plan = (await Plan.insert(Plan(product=product, name="Monthly", price_cents=1500,
-                                   interval="MONTHLY")).returning(Plan.id))[0]["id"]
+    product = (
+        await Product.insert(
+            Product(platform="weokto", name="Paid Club", guild=guild["id"])
+        ).returning(Product.id)
+    )[0]["id"]
+    plan = (
+        await Plan.insert(
+            Plan(product=product, name="Monthly", price_cents=1500, interval="MONTHLY")
+        ).returning(Plan.id)
+    )[0]["id"]
     key = f"{slug}-monthly"
-    await PaymentButton.insert(PaymentButton(
-        button_key=key, product=product, plan=plan, display_name="Join Paid Club",
-        cta_text="Join for 15 EUR", success_url="https://example.com/ok",
-        cancel_url="https://example.com/no"))
+    await PaymentButton.insert(
+        PaymentButton(
+            button_key=key,
+            product=product,
+            plan=plan,
+            display_name="Join Paid Club",
+            cta_text="Join for 15 EUR",
+            success_url="https://example.com/ok",
+            cancel_url="https://example.com/no",
+        )
+    )
     return key
 
 
-async def _pay(page, base: str, stripe_emulator: str, key: str, email: str) -> None:  # noqa: ANN001
+async def _pay(page, base: str, stripe_emulator: str, key: str, email: str) -> None:
     """From the button page through the emulator's checkout to our success page."""
     await page.goto(f"{base}/pay/{key}")
     assert "15.00 EUR" in await page.get_by_test_id("pay-price").inner_text()
@@ -42,15 +56,17 @@ async def _pay(page, base: str, stripe_emulator: str, key: str, email: str) -> N
         raise
 
 
-async def _confirmed(page) -> None:  # noqa: ANN001
+async def _confirmed(page) -> None:
     await page.wait_for_function(
         "document.querySelector('[data-testid=checkout-title]').textContent.includes('confirmed')",
-        timeout=20000)
+        timeout=20000,
+    )
     assert "confirmed" in (await page.get_by_test_id("checkout-title").inner_text()).lower()
 
 
 async def test_buying_through_the_button_page_and_the_emulators_checkout(
-        browser, live_server, read_mail, stripe_emulator):
+    browser, live_server, read_mail, stripe_emulator
+):
     """A signed-in member pays with 4242 on the emulator's page and sees the confirmation."""
     from db.auth.tables import User
 
@@ -68,7 +84,8 @@ async def test_buying_through_the_button_page_and_the_emulators_checkout(
 
 
 async def test_the_confirmation_shows_when_the_push_came_before_the_page_listened(
-        browser, live_server, read_mail, stripe_emulator):
+    browser, live_server, read_mail, stripe_emulator
+):
     """The page's script arrives late: by then the socket (opened by the layout's session
     script) is connected and the payment push has gone by. The page must still confirm, from
     the status it reads once connected, instead of waiting for a connect that already happened."""
@@ -88,7 +105,7 @@ async def test_the_confirmation_shows_when_the_push_came_before_the_page_listene
         row = await Purchase.select(Purchase.status).where(Purchase.user == user["id"]).first()
         return row is not None and row["status"] == "ACTIVE"
 
-    async def late_script(route) -> None:  # noqa: ANN001
+    async def late_script(route) -> None:
         for _ in range(100):  # until the payment is processed (and pushed), at most 10 s
             if await paid():
                 break

@@ -1,6 +1,6 @@
 """A person signs in on each platform in headless Chromium, reading the code from the catcher."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
@@ -8,12 +8,16 @@ from tests.e2e.conftest import SHOTS
 from tests.fixtures import code_of
 
 
-@pytest.mark.parametrize(("platform", "landing", "title_id"), [
-    ("weokto", "/choose-guild", "choose-guild-title"),
-    ("stam", "/home", "home-title"),
-])
-async def test_sign_in_with_the_emailed_code(browser, live_server, read_mail, platform, landing,
-                                             title_id):
+@pytest.mark.parametrize(
+    ("platform", "landing", "title_id"),
+    [
+        ("weokto", "/choose-guild", "choose-guild-title"),
+        ("stam", "/home", "home-title"),
+    ],
+)
+async def test_sign_in_with_the_emailed_code(
+    browser, live_server, read_mail, platform, landing, title_id
+):
     base = live_server.weokto_url if platform == "weokto" else live_server.stam_url
     email = f"browser-{platform}@example.com"
     context = await browser.new_context()
@@ -58,4 +62,3 @@ async def test_wrong_code_shows_a_clear_error(browser, live_server, read_mail):
     await error.wait_for(state="visible")
     assert "not valid" in await error.inner_text()
     await context.close()
-

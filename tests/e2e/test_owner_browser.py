@@ -1,4 +1,5 @@
 """An owner builds a product, a plan and a button on the seller page, and gets the snippet."""
+
 from __future__ import annotations
 
 from db.auth.tables import User
@@ -6,8 +7,9 @@ from db.billing.tables import Plan
 from tests.e2e.conftest import SHOTS, sign_in_page
 
 
-async def test_owner_creates_product_plan_and_button(browser, live_server, read_mail,
-                                                     stripe_emulator):
+async def test_owner_creates_product_plan_and_button(
+    browser, live_server, read_mail, stripe_emulator
+):
     await User.insert(User(platform="weokto", email="seller-ui@example.com", role="owner"))
     context = await browser.new_context()
     page = await context.new_page()

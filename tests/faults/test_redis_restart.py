@@ -1,30 +1,34 @@
 """A Redis restart loses nothing acknowledged: sends keep working, pushes resume, gaps fill."""
+
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
 import pytest
 
 from db.auth.tables import User
-from server.dev.embedded import start_redis
-from server.dev.procs import free_port
-from server.dev.stack import procfile_argv
+from devtools.embedded import start_redis
+from devtools.procs import free_port
+from devtools.stack import procfile_argv
 from tests.factories import make_channel, make_guild, make_member
 from tests.harness import ManagedProcess, http_ready
 from tests.realtime.clients import Inbox, connect, sign_in
 
 
 @pytest.fixture
-def own_redis_server(stack, tmp_path: Path, live_server):  # noqa: ANN001
+def own_redis_server(stack, tmp_path: Path, live_server):
     """A web process on a Redis of its own, which the test may stop and start again."""
     redis = start_redis(tmp_path / "redis", persist=False)
     port = free_port()
     env = {**stack.env, "PORT": str(port), "REDIS_URL": redis.url}
-    web = ManagedProcess(name="web-fault", argv=procfile_argv("web", env), env=env,
-                         log_path=tmp_path / "web-fault.log",
-                         ready=http_ready(f"http://127.0.0.1:{port}/healthz"))
+    web = ManagedProcess(
+        name="web-fault",
+        argv=procfile_argv("web", env),
+        env=env,
+        log_path=tmp_path / "web-fault.log",
+        ready=http_ready(f"http://127.0.0.1:{port}/healthz"),
+    )
     web.start()
     state = {"redis": redis, "port": port, "web": web, "dir": tmp_path / "redis"}
     yield state
@@ -32,8 +36,9 @@ def own_redis_server(stack, tmp_path: Path, live_server):  # noqa: ANN001
     state["redis"].stop()
 
 
-async def test_messages_sent_while_redis_is_down_are_caught_up(own_redis_server, live_server,
-                                                                read_mail):
+async def test_messages_sent_while_redis_is_down_are_caught_up(
+    own_redis_server, live_server, read_mail
+):
     guild = await make_guild(slug=f"fault-{uuid.uuid4().hex[:6]}")
     channel = await make_channel(guild["id"])
     cid = channel["id"]
@@ -52,8 +57,11 @@ async def test_messages_sent_while_redis_is_down_are_caught_up(own_redis_server,
     await b.call("join_channel", {"channel_id": cid}, timeout=10)
 
     async def send(text: str) -> dict:
-        ack = await a.call("send_message", {"channel_id": cid, "content": text,
-                                            "client_msg_id": uuid.uuid4().hex}, timeout=10)
+        ack = await a.call(
+            "send_message",
+            {"channel_id": cid, "content": text, "client_msg_id": uuid.uuid4().hex},
+            timeout=10,
+        )
         assert ack["ok"], ack
         return ack["data"]["message"]
 
@@ -63,17 +71,19 @@ async def test_messages_sent_while_redis_is_down_are_caught_up(own_redis_server,
     own_redis_server["redis"].stop()
     during = [await send(f"during {n}") for n in range(3)]  # acked: they are in PostgreSQL
     assert [m["seq"] for m in during] == [2, 3, 4]
-    own_redis_server["redis"] = start_redis(own_redis_server["dir"], persist=False,
-                                            port=own_redis_server["redis"].port)
+    own_redis_server["redis"] = start_redis(
+        own_redis_server["dir"], persist=False, port=own_redis_server["redis"].port
+    )
 
     # Pushes resume once the server's Redis listener reconnects (it backs off up to seconds).
     for attempt in range(30):
         await send(f"after {attempt}")
         try:
-            await inbox.wait(lambda i: any(m["message"]["seq"] > 4 for m in i.of("new_message")),
-                             timeout=1.0)
+            await inbox.wait(
+                lambda i: any(m["message"]["seq"] > 4 for m in i.of("new_message")), timeout=1.0
+            )
             break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
     else:
         pytest.fail("pushes did not resume after the Redis restart")

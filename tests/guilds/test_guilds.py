@@ -1,16 +1,20 @@
 """Guild membership, primary guild, channel listing with unread counts, paid channels."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
-import pytest
+from datetime import UTC, datetime, timedelta
 
 from db.auth.tables import User
 from db.guilds.tables import Guild
+from devtools.seed import seed
 from server.domains.chat import actions as chat
-from server.seed import seed
 from tests.factories import (
-    as_user, make_channel, make_guild, make_member, make_room, make_user,
+    as_user,
+    make_channel,
+    make_guild,
+    make_member,
+    make_room,
+    make_user,
 )
 
 
@@ -67,10 +71,11 @@ async def test_primary_guild_changes_once_per_30_days(client, login):
     err = locked.json()["error"]
     assert err["code"] == "primary_guild_locked"
     available = datetime.fromisoformat(err["details"]["available_at"])
-    assert timedelta(days=29) < available - datetime.now(timezone.utc) <= timedelta(days=30)
+    assert timedelta(days=29) < available - datetime.now(UTC) <= timedelta(days=30)
     assert available.strftime("%Y-%m-%d") in err["message"]
-    await User.update({User.primary_guild_changed_at: datetime.now(timezone.utc) - timedelta(days=31)}
-                      ).where(User.email == "primary@example.com")
+    await User.update(
+        {User.primary_guild_changed_at: datetime.now(UTC) - timedelta(days=31)}
+    ).where(User.email == "primary@example.com")
     assert (await client.post("/api/guilds/two/primary")).status_code == 200
 
 
@@ -98,8 +103,13 @@ async def test_unread_counts_follow_messages_and_read_markers(captured_events):
     assert (res.last_read_seq, res.unread) == (2, 1)
     event = [e for e in captured_events if e["event"] == "unread_updated"][-1]
     assert event["room"] == f"user:{reader.id}"
-    assert event["payload"] == {"type": "unread_updated", "channel_id": cid,
-                                "conversation_id": None, "last_read_seq": 2, "unread": 1}
+    assert event["payload"] == {
+        "type": "unread_updated",
+        "channel_id": cid,
+        "conversation_id": None,
+        "last_read_seq": 2,
+        "unread": 1,
+    }
     # Markers never move backwards and never past the end.
     assert (await chat.check_mark_read(reader, 1, cid, None)).last_read_seq == 2
     assert (await chat.check_mark_read(reader, 99, cid, None)).last_read_seq == 3
@@ -119,16 +129,18 @@ async def test_paid_channel_needs_paid_access_granted_by_the_owner(make_client, 
     await member_client.post("/api/guilds/paid/join")
     denied = await member_client.get(f"/api/channels/{chan['id']}/messages")
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "paid_required"
-    res = await owner_client.post(f"/api/guilds/paid/members/{member['id']}/paid-access",
-                                  json={"granted": True})
+    res = await owner_client.post(
+        f"/api/guilds/paid/members/{member['id']}/paid-access", json={"granted": True}
+    )
     assert res.status_code == 200
     assert (await member_client.get(f"/api/channels/{chan['id']}/messages")).status_code == 200
     # Only the owner may grant it.
     other = await make_client()
     await login(other, "other@example.com")
     await other.post("/api/guilds/paid/join")
-    res = await other.post(f"/api/guilds/paid/members/{member['id']}/paid-access",
-                           json={"granted": False})
+    res = await other.post(
+        f"/api/guilds/paid/members/{member['id']}/paid-access", json={"granted": False}
+    )
     assert res.status_code == 403
 
 
@@ -136,8 +148,8 @@ async def test_history_pagination_and_bounds(client, login):
     room = await make_room(n_members=1)
     writer = as_user(room["members"][0])
     cid = room["channel"]["id"]
-    from server.ratelimit import Limit
     import server.domains.chat.actions as chat_actions
+    from server.ratelimit import Limit
 
     chat_actions.SEND_LIMIT = Limit("chat-send", max_hits=1000, window_s=5)
     try:

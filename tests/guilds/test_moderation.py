@@ -1,7 +1,8 @@
 """Moderation: timeouts, kicks, bans, slow mode, moderator deletes, with events and audit log."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -21,7 +22,7 @@ async def test_timeout_blocks_sending_and_reacting_but_not_reading(captured_even
     msg = (await chat.check_send_message(as_user(room["members"][1]), cid, "hi", "x")).message
     result = await actions.check_timeout(mod, slug, member.id, 600, "cool down")
     assert result.until is not None
-    assert timedelta(seconds=590) < result.until - datetime.now(timezone.utc) <= timedelta(seconds=600)
+    assert timedelta(seconds=590) < result.until - datetime.now(UTC) <= timedelta(seconds=600)
     events = [e for e in captured_events if e["event"] == "member_timed_out"]
     assert {e["room"] for e in events} == {f"guild:{room['guild']['id']}", f"user:{member.id}"}
     decoded = msgspec.convert(events[0]["payload"], MemberTimedOut)
@@ -50,7 +51,9 @@ async def test_timeout_is_at_most_28_days(client, login):
     url = f"/api/guilds/{room['guild']['slug']}/members/{target}/timeout"
     assert (await client.post(url, json={"seconds": 28 * 86400 + 1})).status_code == 400
     assert (await client.post(url, json={"seconds": -1})).status_code == 400
-    assert (await client.post(url, json={"seconds": 28 * 86400, "reason": "spam"})).status_code == 200
+    assert (
+        await client.post(url, json={"seconds": 28 * 86400, "reason": "spam"})
+    ).status_code == 200
 
 
 async def test_members_cannot_moderate_and_moderators_cannot_touch_owners_or_peers():
@@ -76,15 +79,20 @@ async def test_kick_removes_membership_and_rejoining_is_possible(captured_events
     gid, slug = room["guild"]["id"], room["guild"]["slug"]
     await actions.check_kick(mod, slug, member.id, "off topic")
     assert not await GuildMember.exists().where(
-        (GuildMember.guild == gid) & (GuildMember.user == member.id))
-    removed = [msgspec.convert(e["payload"], MemberRemoved) for e in captured_events
-               if e["event"] == "member_removed"]
+        (GuildMember.guild == gid) & (GuildMember.user == member.id)
+    )
+    removed = [
+        msgspec.convert(e["payload"], MemberRemoved)
+        for e in captured_events
+        if e["event"] == "member_removed"
+    ]
     assert removed[0].action == "kick" and removed[0].reason == "off topic"
     with pytest.raises(Forbidden):
         await chat.check_send_message(member, room["channel"]["id"], "hi", "k1")
     await actions.check_join(member, slug)
     assert await GuildMember.exists().where(
-        (GuildMember.guild == gid) & (GuildMember.user == member.id))
+        (GuildMember.guild == gid) & (GuildMember.user == member.id)
+    )
 
 
 async def test_ban_keeps_the_user_out_until_unbanned():
@@ -122,10 +130,18 @@ async def test_every_moderation_action_is_in_the_audit_log(client, login):
     assert res.status_code == 200
     entries = res.json()
     assert [e["action"] for e in entries] == [
-        "slow_mode", "unban", "ban", "kick", "timeout", "delete_message"]
+        "slow_mode",
+        "unban",
+        "ban",
+        "kick",
+        "timeout",
+        "delete_message",
+    ]
     assert entries[3]["target"]["id"] == b.id and entries[3]["reason"] == "k"
     assert entries[3]["actor"]["id"] == mod.id and entries[0]["details"] == {
-        "channel_id": cid, "seconds": 10}
+        "channel_id": cid,
+        "seconds": 10,
+    }
     assert await AuditLog.count() == 6
     page = await client.get(f"/api/guilds/{slug}/audit-log?limit=2&before_id={entries[1]['id']}")
     assert [e["action"] for e in page.json()] == ["ban", "kick"]
@@ -167,9 +183,11 @@ async def test_ids_past_the_database_range_are_a_400_not_a_500(client, login):
     room = await make_room()
     await login(client, "range@example.com")
     slug = room["guild"]["slug"]
-    for url in (f"/api/guilds/{slug}/audit-log?before_id=99999999999",
-                "/api/channels/99999999999/messages",
-                f"/api/guilds/{slug}/members/99999999999/kick"):
+    for url in (
+        f"/api/guilds/{slug}/audit-log?before_id=99999999999",
+        "/api/channels/99999999999/messages",
+        f"/api/guilds/{slug}/members/99999999999/kick",
+    ):
         res = await (client.get(url) if "kick" not in url else client.post(url, json={}))
         assert 400 <= res.status_code < 500, (url, res.text)
 
@@ -180,11 +198,17 @@ async def test_leave_and_ban_push_member_removed(captured_events):
     leaver, banned = (as_user(u) for u in room["members"])
     await actions.check_leave(leaver, slug)
     await actions.check_ban(as_user(room["mod"]), slug, banned.id, "rude")
-    removed = [(e["room"], msgspec.convert(e["payload"], MemberRemoved)) for e in captured_events
-               if e["event"] == "member_removed"]
+    removed = [
+        (e["room"], msgspec.convert(e["payload"], MemberRemoved))
+        for e in captured_events
+        if e["event"] == "member_removed"
+    ]
     assert [(r, e.user_id, e.action, e.reason) for r, e in removed] == [
-        (f"guild:{gid}", leaver.id, "leave", ""), (f"user:{leaver.id}", leaver.id, "leave", ""),
-        (f"guild:{gid}", banned.id, "ban", "rude"), (f"user:{banned.id}", banned.id, "ban", "rude")]
+        (f"guild:{gid}", leaver.id, "leave", ""),
+        (f"user:{leaver.id}", leaver.id, "leave", ""),
+        (f"guild:{gid}", banned.id, "ban", "rude"),
+        (f"user:{banned.id}", banned.id, "ban", "rude"),
+    ]
     with pytest.raises(AppError) as err:
         await actions.check_leave(as_user(room["owner"]), slug)
     assert err.value.code == "owner_cannot_leave"

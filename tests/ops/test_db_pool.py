@@ -1,4 +1,5 @@
 """The pool releases connections without asyncpg's reset query (db.engine.keep_session): safe?"""
+
 from __future__ import annotations
 
 import uuid
@@ -18,4 +19,3 @@ async def test_a_connection_released_mid_transaction_comes_back_rolled_back(db):
         assert not con.is_in_transaction()
         assert await con.fetchval("SELECT txid_current_if_assigned()") is None
         assert await con.fetchval("SELECT to_regclass($1)::text", table) is None
-

@@ -1,4 +1,5 @@
 """Liveness, readiness (503 without a worker), metrics, OpenAPI and the dev mail routes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from server.settings import load_settings
+from core.settings import load_settings
 
 
 async def test_healthz_and_request_id(client):
@@ -36,8 +37,11 @@ async def test_readyz_follows_the_worker(live_server, celery_worker):
 async def test_metrics_expose_requests_sockets_and_tasks(live_server, read_mail):
     async with httpx.AsyncClient(base_url=live_server.weokto_url, timeout=15) as http:
         await http.get("/healthz")
-        res = await http.post("/api/auth/magic-link/send", json={"email": "m@example.com"},
-                              headers={"x-csrftoken": http.cookies["csrftoken"]})
+        res = await http.post(
+            "/api/auth/magic-link/send",
+            json={"email": "m@example.com"},
+            headers={"x-csrftoken": http.cookies["csrftoken"]},
+        )
         assert res.status_code == 202
         await read_mail("m@example.com")
         wanted = 'celery_task_outcomes_total{state="success",task="tasks.mail.send_login_email"}'
@@ -73,8 +77,14 @@ async def test_dev_mail_routes_list_caught_mail(client, read_mail, celery_worker
 def test_dev_mail_routes_do_not_exist_in_production(monkeypatch):
     import server.app as app_module
 
-    prod = load_settings({"APP_ENV": "production", "SECRET_KEY": "x" * 40,
-                          "DATABASE_URL": "postgresql://u@h/d", "REDIS_URL": "redis://h:1/0"})
+    prod = load_settings(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": "x" * 40,
+            "DATABASE_URL": "postgresql://u@h/d",
+            "REDIS_URL": "redis://h:1/0",
+        }
+    )
     monkeypatch.setattr(app_module, "get_settings", lambda: prod)
     paths = {route.path for route in app_module.create_app().routes}
     assert "/dev/mail" not in paths and "/dev/mail.json" not in paths

@@ -1,4 +1,5 @@
 """Socket.IO test clients: sign in over HTTP like a browser, then connect with the cookie."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,18 +18,21 @@ async def sign_in(base: str, email: str, read_mail) -> str:
         res = await http.post("/api/auth/magic-link/send", json={"email": email}, headers=headers)
         assert res.status_code == 202
         code = code_of(await read_mail(email))
-        res = await http.post("/api/auth/magic-link/verify-otp",
-                              json={"email": email, "otp": code}, headers=headers)
+        res = await http.post(
+            "/api/auth/magic-link/verify-otp", json={"email": email, "otp": code}, headers=headers
+        )
         assert res.status_code == 200, res.text
         return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
 
 
-async def connect(base: str, cookie: str, origin: str | None = None,
-                   transports: list[str] | None = None) -> socketio.AsyncClient:
+async def connect(
+    base: str, cookie: str, origin: str | None = None, transports: list[str] | None = None
+) -> socketio.AsyncClient:
     client = socketio.AsyncClient(reconnection=False)
     headers = {"Cookie": cookie, "Origin": origin or base}
-    await client.connect(base, headers=headers, transports=transports or ["websocket"],
-                         wait_timeout=10)
+    await client.connect(
+        base, headers=headers, transports=transports or ["websocket"], wait_timeout=10
+    )
     return client
 
 
@@ -36,8 +40,11 @@ def _presence_items(name: str, data: Any) -> list[dict[str, Any]]:
     if name == "presence":
         return [data]
     if name == "presence_batch":
-        return [{"guild_id": data["guild_id"], "user_id": u, "status": s}
-                for s in ("online", "offline") for u in data[s]]
+        return [
+            {"guild_id": data["guild_id"], "user_id": u, "status": s}
+            for s in ("online", "offline")
+            for u in data[s]
+        ]
     return []
 
 
@@ -51,10 +58,11 @@ class Inbox:
         for name in names:
             client.on(name, self._make(name))
 
-    def _make(self, name: str):  # noqa: ANN202
+    def _make(self, name: str):
         async def handler(data: Any) -> None:
             self.items.append((name, data))
             self._changed.set()
+
         return handler
 
     def of(self, name: str) -> list[Any]:
@@ -62,9 +70,10 @@ class Inbox:
             return [p for n, d in self.items for p in _presence_items(n, d)]
         return [d for n, d in self.items if n == name]
 
-    async def wait(self, predicate, timeout: float = 10.0) -> None:  # noqa: ANN001
+    async def wait(self, predicate, timeout: float = 10.0) -> None:
         async def loop() -> None:
             while not predicate(self):
                 self._changed.clear()
                 await self._changed.wait()
+
         await asyncio.wait_for(loop(), timeout)

@@ -6,6 +6,7 @@ broadcast and order, leaving a room and error acks, on each transport, so that a
 upgrade which breaks the engine fails here. The server's /metrics tell which delivery path
 served the recipients, so the test also proves websocket clients took the inline path.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,15 +30,20 @@ NODE = shutil.which("node")
 async def _fanout_counts(base: str) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=base) as http:
         text = (await http.get("/metrics")).text
-    found = re.findall(r'^realtime_fanout_recipients_total\{path="(\w+)"\} ([0-9.e+]+)$', text,
-                       re.M)
+    found = re.findall(
+        r'^realtime_fanout_recipients_total\{path="(\w+)"\} ([0-9.e+]+)$', text, re.M
+    )
     return {path: float(value) for path, value in found}
 
 
 async def _run_client(args: dict) -> dict:
     proc = await asyncio.create_subprocess_exec(
-        NODE, str(SCRIPT), json.dumps(args), stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        NODE,
+        str(SCRIPT),
+        json.dumps(args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 90)
     report = json.loads(out or b"{}")
     assert proc.returncode == 0 and "error" not in report, (report, err.decode()[-2000:])
@@ -45,8 +51,11 @@ async def _run_client(args: dict) -> dict:
 
 
 @pytest.mark.skipif(NODE is None, reason="node is needed for the JavaScript client")
-@pytest.mark.parametrize("transports", [["websocket"], None, ["polling"]],
-                         ids=["websocket-only", "default-upgrade", "polling-only"])
+@pytest.mark.parametrize(
+    "transports",
+    [["websocket"], None, ["polling"]],
+    ids=["websocket-only", "default-upgrade", "polling-only"],
+)
 async def test_official_client_conforms(live_server, read_mail, transports):
     base = live_server.weokto_url
     guild = await make_guild(slug=f"conf-{uuid.uuid4().hex[:6]}")
@@ -59,9 +68,16 @@ async def test_official_client_conforms(live_server, read_mail, transports):
         await make_member(guild["id"], user["id"])
     before = await _fanout_counts(base)
 
-    report = await _run_client({"base": base, "cookieA": cookies[0], "cookieB": cookies[1],
-                                "cookieC": cookies[2],
-                                "channelId": channel["id"], "transports": transports})
+    report = await _run_client(
+        {
+            "base": base,
+            "cookieA": cookies[0],
+            "cookieB": cookies[1],
+            "cookieC": cookies[2],
+            "channelId": channel["id"],
+            "transports": transports,
+        }
+    )
 
     assert report["rejected"]["connected"] is False, report["rejected"]
     assert (report["rejected"]["data"] or {}).get("code") == "unauthorized", report["rejected"]

@@ -1,4 +1,5 @@
 """The emitter publishes only after commit; rolled-back events are never sent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +9,11 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from core.settings import get_settings
+from db import uow
 from db.auth.tables import User
+from db.uow import atomic
 from realtime import emitter
-from realtime.emitter import atomic
-from server.settings import get_settings
 
 
 class Ping(msgspec.Struct, tag_field="type", tag="test.ping"):
@@ -29,45 +31,48 @@ async def test_event_of_a_rolled_back_transaction_is_never_sent(captured_events)
 
 
 async def test_after_commit_hooks_run_once_per_key_before_the_events_and_not_on_rollback(
-        captured_events):
+    captured_events,
+):
     calls: list[tuple[str, int]] = []
 
-    def hook(name: str):  # noqa: ANN202
+    def hook(name: str):
         async def run() -> None:
             calls.append((name, len(captured_events)))
+
         return run
 
     async with atomic():
         emitter.queue("user:1", "test.ping", Ping(n=1))
-        emitter.on_commit("drop:1", hook("first"))
+        uow.on_commit("drop:1", hook("first"))
         async with atomic():
-            emitter.on_commit("drop:1", hook("again"))  # same key: one run
+            uow.on_commit("drop:1", hook("again"))  # same key: one run
         assert calls == []
     assert calls == [("first", 0)] and len(captured_events) == 1  # before the publish
     with pytest.raises(RuntimeError):
         async with atomic():
-            emitter.on_commit("drop:2", hook("rolled back"))
+            uow.on_commit("drop:2", hook("rolled back"))
             raise RuntimeError("boom")
     assert calls == [("first", 0)]
     with pytest.raises(RuntimeError):
-        emitter.on_commit("outside", hook("outside"))
+        uow.on_commit("outside", hook("outside"))
 
 
 async def test_after_write_publishes_at_exit_drops_on_error_and_joins_an_outer_block(
-        captured_events):
-    async with emitter.after_write():  # an autocommitted statement's events
+    captured_events,
+):
+    async with uow.after_write():  # an autocommitted statement's events
         await User.insert(User(platform="weokto", email="auto@example.com"))
         emitter.queue("user:1", "test.ping", Ping(n=1))
         assert captured_events == []
     assert [e["payload"]["n"] for e in captured_events] == [1]
     with pytest.raises(RuntimeError):
-        async with emitter.after_write():
+        async with uow.after_write():
             emitter.queue("user:1", "test.ping", Ping(n=2))
             raise RuntimeError("the statement failed")
     assert [e["payload"]["n"] for e in captured_events] == [1]
     with pytest.raises(RuntimeError):
         async with atomic():
-            async with emitter.after_write():
+            async with uow.after_write():
                 emitter.queue("user:1", "test.ping", Ping(n=3))
             raise RuntimeError("the outer transaction rolls back")
     assert [e["payload"]["n"] for e in captured_events] == [1]
@@ -81,7 +86,9 @@ async def test_events_are_sent_after_commit_in_order(captured_events):
             emitter.queue("user:2", "test.ping", Ping(n=2))
         assert captured_events == []  # nothing leaves before the commit
     assert [(e["room"], e["payload"]) for e in captured_events] == [
-        ("user:1", {"type": "test.ping", "n": 1}), ("user:2", {"type": "test.ping", "n": 2})]
+        ("user:1", {"type": "test.ping", "n": 1}),
+        ("user:2", {"type": "test.ping", "n": 2}),
+    ]
 
 
 async def test_queue_outside_a_transaction_is_a_bug():
@@ -133,7 +140,8 @@ async def test_coalesced_events_send_the_first_and_the_latest(captured_events, m
 
 
 async def test_the_trailing_edge_carries_the_highest_rank_not_the_last_arrival(
-        captured_events, monkeypatch):
+    captured_events, monkeypatch
+):
     """Concurrent sends commit seq 2..5 but publish in another order: the unread summary must
     end on seq 5, and nothing below what was already sent goes out."""
     monkeypatch.setattr(emitter, "COALESCE_S", 0.2)
@@ -158,8 +166,9 @@ async def test_a_burst_of_publishes_reaches_redis_on_one_connection_pool():
     await emitter.publish_ephemeral("burst:0", "test.ping", Ping(n=0))
     client = emitter._get_manager().redis
     n = 400  # the pool holds 100 connections
-    await asyncio.gather(*(emitter.publish_ephemeral(f"burst:{i}", "test.ping", Ping(n=i))
-                           for i in range(1, n + 1)))
+    await asyncio.gather(
+        *(emitter.publish_ephemeral(f"burst:{i}", "test.ping", Ping(n=i)) for i in range(1, n + 1))
+    )
     seen = set()
     while True:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)

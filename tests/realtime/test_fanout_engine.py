@@ -4,6 +4,7 @@ These drive FanoutSocket against an ASGI `send` that we control, the boundary th
 to (uvicorn's send completes at once unless flow control pauses the transport). The whole path
 through a real server and the official client is in test_conformance.py.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,11 @@ class FakeTransport:
 
 def make_socket(transport: FakeTransport) -> FanoutSocket:
     server = SimpleNamespace(
-        create_queue=asyncio.Queue, ping_timeout=5, ping_interval=5,
-        start_background_task=lambda fn, *a: asyncio.ensure_future(fn(*a)))
+        create_queue=asyncio.Queue,
+        ping_timeout=5,
+        ping_interval=5,
+        start_background_task=lambda fn, *a: asyncio.ensure_future(fn(*a)),
+    )
     sock = FanoutSocket(server, "sid")
     sock._attach(SimpleNamespace(asgi_send=transport.send))
     return sock
@@ -63,7 +67,7 @@ async def test_writes_complete_inline_without_a_task():
     sock = make_socket(transport)
     tasks_before = len(asyncio.all_tasks())
     for i in range(3):
-        sock.write(f"42[\"m\",{i}]")
+        sock.write(f'42["m",{i}]')
     # Nothing awaited in between: the frames are already written, in order, by no task.
     assert transport.frames == ['42["m",0]', '42["m",1]', '42["m",2]']
     assert len(asyncio.all_tasks()) == tasks_before and sock._drainer is None
@@ -78,8 +82,11 @@ async def test_a_blocked_socket_buffers_in_order_and_does_not_delay_others():
         slow.write(f"f{i}")
         fast.write(f"f{i}")
     assert fast_t.frames == ["f0", "f1", "f2", "f3"]  # written at once despite the slow one
-    assert slow_t.frames == [] and slow._drainer is not None and list(slow._backlog) == [
-        "f1", "f2", "f3"]
+    assert (
+        slow_t.frames == []
+        and slow._drainer is not None
+        and list(slow._backlog) == ["f1", "f2", "f3"]
+    )
     assert STATS.blocked == blocked_before + 1
     slow_t.resume()
     await asyncio.wait_for(slow._drainer, 5)
@@ -122,11 +129,12 @@ async def test_a_ping_timeout_on_a_paused_socket_aborts_the_connection():
         return None
 
     sock.server.logger = logging.getLogger("test")
-    sock.server.reason = SimpleNamespace(PING_TIMEOUT="ping timeout",
-                                         SERVER_DISCONNECT="server disconnect")
+    sock.server.reason = SimpleNamespace(
+        PING_TIMEOUT="ping timeout", SERVER_DISCONNECT="server disconnect"
+    )
     sock.server._trigger_event = trigger
     transport.pause()
-    sock.write("42[\"stuck\"]")  # blocked
+    sock.write('42["stuck"]')  # blocked
     sock.last_ping = time.time() - 60
     assert await sock.check_ping_timeout() is False
     assert transport.aborted and sock._dead
@@ -148,14 +156,17 @@ async def test_a_failed_write_ends_the_socket_and_drops_later_frames():
 async def test_packets_queued_before_the_upgrade_go_first():
     transport = FakeTransport()
     server = SimpleNamespace(
-        create_queue=asyncio.Queue, ping_timeout=5, ping_interval=5,
-        start_background_task=lambda fn, *a: asyncio.ensure_future(fn(*a)))
+        create_queue=asyncio.Queue,
+        ping_timeout=5,
+        ping_interval=5,
+        start_background_task=lambda fn, *a: asyncio.ensure_future(fn(*a)),
+    )
     sock = FanoutSocket(server, "sid")
     from engineio import packet as eio_packet
 
     await sock.queue.put(eio_packet.Packet(eio_packet.MESSAGE, data="40"))
     sock._attach(SimpleNamespace(asgi_send=transport.send))
-    sock.write("42[\"after\"]")
+    sock.write('42["after"]')
     assert transport.frames == ["440", '42["after"]']
     assert sock.queue.qsize() == 0
 
@@ -175,9 +186,13 @@ def with_shared_target(sock: FanoutSocket, sink: list) -> SimpleNamespace:
     """Give the socket a stand-in for uvicorn's protocol (the attributes write_shared reads)."""
     from websockets.protocol import OPEN
 
-    proto = SimpleNamespace(writable=LeanEvent(True), disconnected=False, close_sent=False,
-                            conn=SimpleNamespace(state=OPEN, expect_continuation_frame=False),
-                            transport=RawTransport(sink))
+    proto = SimpleNamespace(
+        writable=LeanEvent(True),
+        disconnected=False,
+        close_sent=False,
+        conn=SimpleNamespace(state=OPEN, expect_continuation_frame=False),
+        transport=RawTransport(sink),
+    )
     sock._proto = proto
     return proto
 
@@ -268,8 +283,9 @@ async def test_a_ping_timeout_closes_the_websocket():
         disconnects.append((event, args))
 
     sock.server.logger = logging.getLogger("test")
-    sock.server.reason = SimpleNamespace(PING_TIMEOUT="ping timeout",
-                                         SERVER_DISCONNECT="server disconnect")
+    sock.server.reason = SimpleNamespace(
+        PING_TIMEOUT="ping timeout", SERVER_DISCONNECT="server disconnect"
+    )
     sock.server._trigger_event = trigger
     sock.last_ping = time.time() - 60  # pinged a minute ago, no pong since
     assert await sock.check_ping_timeout() is False

@@ -1,5 +1,6 @@
 """What an open socket keeps: the lean receive queue and flag, the released handshake, and the
 trimmed environ of an accepted Socket.IO connection (realtime/fanout.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,7 @@ import pytest
 import uvicorn
 import websockets
 
-from realtime.fanout import (FanoutManager, FanoutServer, LeanEvent, LeanQueue,
-                             LeanWebSocketProtocol)
+from realtime.fanout import FanoutManager, FanoutServer, LeanEvent, LeanQueue, LeanWebSocketProtocol
 
 
 async def test_lean_queue_hands_items_out_in_order_and_wakes_a_waiting_reader():
@@ -69,15 +69,23 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 async def test_the_lean_protocol_serves_a_websocket_and_releases_the_handshake():
     port = free_port()
-    config = uvicorn.Config(echo_app, host="127.0.0.1", port=port, ws=LeanWebSocketProtocol,
-                            ws_ping_interval=0, lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        echo_app,
+        host="127.0.0.1",
+        port=port,
+        ws=LeanWebSocketProtocol,
+        ws_ping_interval=0,
+        lifespan="off",
+        log_level="warning",
+    )
     server = uvicorn.Server(config)
     serving = asyncio.ensure_future(server.serve())
     try:
         while not server.started:
             await asyncio.sleep(0.01)
-        async with websockets.connect(f"ws://127.0.0.1:{port}/",
-                                      additional_headers={"X-Big": "x" * 2000}) as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/", additional_headers={"X-Big": "x" * 2000}
+        ) as ws:
             for word in ("one", "two", "three"):
                 await ws.send(word)
                 assert await asyncio.wait_for(ws.recv(), 5) == word.upper()
@@ -107,9 +115,16 @@ async def test_a_server_shutdown_ends_open_lean_sockets_with_a_restart_code():
         await echo_app(scope, receive, send)
         ended.append(scope["type"])
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=LeanWebSocketProtocol,
-                            ws_ping_interval=0, lifespan="off", log_level="warning",
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        ws=LeanWebSocketProtocol,
+        ws_ping_interval=0,
+        lifespan="off",
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     serving = asyncio.ensure_future(server.serve())
     try:
@@ -135,8 +150,9 @@ async def test_a_peer_that_stops_answering_pings_is_disconnected():
     socket's close must end the websocket and run the disconnect handler."""
     import socketio
 
-    sio = FanoutServer(async_mode="asgi", client_manager=FanoutManager(), ping_interval=1,
-                       ping_timeout=1)
+    sio = FanoutServer(
+        async_mode="asgi", client_manager=FanoutManager(), ping_interval=1, ping_timeout=1
+    )
     gone: list[Any] = []
 
     @sio.event
@@ -144,9 +160,15 @@ async def test_a_peer_that_stops_answering_pings_is_disconnected():
         gone.append(reason)
 
     port = free_port()
-    config = uvicorn.Config(socketio.ASGIApp(sio), host="127.0.0.1", port=port,
-                            ws=LeanWebSocketProtocol, ws_ping_interval=0, lifespan="off",
-                            log_level="warning")
+    config = uvicorn.Config(
+        socketio.ASGIApp(sio),
+        host="127.0.0.1",
+        port=port,
+        ws=LeanWebSocketProtocol,
+        ws_ping_interval=0,
+        lifespan="off",
+        log_level="warning",
+    )
     server = uvicorn.Server(config)
     serving = asyncio.ensure_future(server.serve())
     try:
@@ -184,12 +206,25 @@ def make_server(refuse: bool = False) -> tuple[FanoutServer, list[dict[str, Any]
 
 
 def websocket_environ() -> dict[str, Any]:
-    scope = {"type": "websocket", "path": "/socket.io/",
-             "headers": [(b"cookie", b"s=" + b"x" * 500), (b"host", b"localhost")]}
-    return {"REQUEST_METHOD": "GET", "PATH_INFO": "/socket.io/", "QUERY_STRING": "EIO=4",
-            "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "localhost", "HTTP_COOKIE": "s=" + "x" * 500,
-            "HTTP_ORIGIN": "http://localhost", "HTTP_USER_AGENT": "test", "wsgi.input": object(),
-            "asgi.scope": scope, "asgi.send": None, "asgi.receive": None}
+    scope = {
+        "type": "websocket",
+        "path": "/socket.io/",
+        "headers": [(b"cookie", b"s=" + b"x" * 500), (b"host", b"localhost")],
+    }
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/socket.io/",
+        "QUERY_STRING": "EIO=4",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost",
+        "HTTP_COOKIE": "s=" + "x" * 500,
+        "HTTP_ORIGIN": "http://localhost",
+        "HTTP_USER_AGENT": "test",
+        "wsgi.input": object(),
+        "asgi.scope": scope,
+        "asgi.send": None,
+        "asgi.receive": None,
+    }
 
 
 async def test_an_accepted_connection_keeps_only_a_small_environ():
@@ -203,8 +238,15 @@ async def test_an_accepted_connection_keeps_only_a_small_environ():
     assert sio.manager.is_connected(sid, "/")
     kept = sio.get_environ(sid)
     assert kept is environ  # trimmed in place: every holder sees the small one
-    assert set(kept) == {"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR",
-                         "HTTP_HOST", "HTTP_ORIGIN", "HTTP_USER_AGENT"}
+    assert set(kept) == {
+        "REQUEST_METHOD",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "REMOTE_ADDR",
+        "HTTP_HOST",
+        "HTTP_ORIGIN",
+        "HTTP_USER_AGENT",
+    }
     assert scope["headers"] == []
 
 

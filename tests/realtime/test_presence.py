@@ -1,10 +1,11 @@
 """Presence bookkeeping in Redis: several sockets per user, and sockets of a dead process."""
+
 from __future__ import annotations
 
 import time
 
+from core.redis import get_redis
 from realtime import presence
-from server.redis import get_redis
 
 
 async def test_online_until_the_last_socket_leaves():
@@ -40,12 +41,17 @@ async def test_presence_changes_within_a_window_are_batched(captured_events, mon
         await batcher.note(5, user_id, "online")
     await batcher.note(5, 3, "offline")
     assert [e["payload"] for e in captured_events] == [
-        {"type": "presence", "guild_id": 5, "user_id": 1, "status": "online"}]
+        {"type": "presence", "guild_id": 5, "user_id": 1, "status": "online"}
+    ]
     await asyncio.sleep(0.4)
     assert captured_events[-1]["event"] == "presence_batch"
     assert captured_events[-1]["room"] == "guild:5"
     assert captured_events[-1]["payload"] == {
-        "type": "presence_batch", "guild_id": 5, "online": [2], "offline": [3]}
+        "type": "presence_batch",
+        "guild_id": 5,
+        "online": [2],
+        "offline": [3],
+    }
 
 
 async def test_a_mass_disconnect_waits_for_connections_instead_of_failing():

@@ -1,4 +1,5 @@
 """The Socket.IO spine against a real server process, Redis and a Celery worker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -59,8 +60,9 @@ async def test_event_after_logout_gets_an_error_ack(live_server, read_mail):
         for pair in cookie.split("; "):
             k, v = pair.split("=", 1)
             http.cookies.set(k, v)
-        res = await http.post("/api/auth/logout",
-                              headers={"x-csrftoken": http.cookies["csrftoken"]})
+        res = await http.post(
+            "/api/auth/logout", headers={"x-csrftoken": http.cookies["csrftoken"]}
+        )
         assert res.status_code == 200
     ack = await client.call("hello", {}, timeout=10)
     assert ack["ok"] is False and ack["error"]["code"] == "session_ended"
@@ -76,13 +78,15 @@ async def test_bad_payload_gets_a_validation_ack(live_server, read_mail):
 
 
 async def test_welcome_action_emits_a_decodable_event(captured_events):
+    import msgspec
+
     from db.auth.tables import User
     from server.domains.auth.actions import do_welcome
     from server.domains.auth.events import SessionWelcome
-    import msgspec
 
-    rows = await User.insert(User(platform="stam", email="w@example.com",
-                                  display_name="W")).returning(User.id)
+    rows = await User.insert(
+        User(platform="stam", email="w@example.com", display_name="W")
+    ).returning(User.id)
     assert await do_welcome(rows[0]["id"], worker="celery@test") is True
     (event,) = captured_events
     decoded = msgspec.convert(event["payload"], SessionWelcome)
@@ -91,7 +95,7 @@ async def test_welcome_action_emits_a_decodable_event(captured_events):
 
 
 async def test_in_order_turns_run_one_at_a_time_per_socket_and_keep_nothing_after():
-    from realtime.handlers import InOrder
+    from server.sockets.handlers import InOrder
 
     turns, log = InOrder(), []
 

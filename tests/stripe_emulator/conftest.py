@@ -3,6 +3,7 @@
 These tests need no PostgreSQL, Redis or Celery: the per-test table/Redis cleanup and the migrations
 of tests/conftest.py are overridden with no-ops for this folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import stripe
 
-from server.dev.procs import free_port
+from devtools.procs import free_port
 from tests.harness import ManagedProcess, Stack, http_ready
 
 SECRET = "whsec_test_emulator_secret"
@@ -69,7 +70,9 @@ class Receiver:
         with self.lock:
             return [item.event for item in self.received]
 
-    def wait_for(self, check: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for(
+        self, check: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             events = self.events()
@@ -78,14 +81,16 @@ class Receiver:
             time.sleep(0.05)
         raise AssertionError(f"webhooks never matched; got {[e['type'] for e in self.events()]}")
 
-    def wait_for_type(self, type_: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for_type(
+        self, type_: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         events = self.wait_for(lambda evs: sum(e["type"] == type_ for e in evs) >= count, timeout)
         return [e for e in events if e["type"] == type_]
 
 
 def _serve(receiver: Receiver) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with receiver.lock:
                 fail = receiver.fail_next > 0
@@ -93,7 +98,9 @@ def _serve(receiver: Receiver) -> ThreadingHTTPServer:
                     receiver.fail_next -= 1
                     receiver.failed += 1
                 else:
-                    receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.received.append(
+                        Received({k.lower(): v for k, v in self.headers.items()}, body)
+                    )
             self.send_response(500 if fail else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -139,17 +146,26 @@ class Emulator:
 
 def start_emulator(stack: Stack, name: str, extra: list[str]) -> tuple[ManagedProcess, str]:
     port = free_port()
-    argv = [sys.executable, "-m", "server.dev.stripe_emulator", "--port", str(port), *extra]
-    process = ManagedProcess(name=name, argv=argv, env=dict(os.environ), log_path=stack.tmp / "logs" / f"{name}.log",
-                             ready=http_ready(f"http://127.0.0.1:{port}/_emulator/health"), ready_timeout=20)
+    argv = [sys.executable, "-m", "devtools.stripe_emulator", "--port", str(port), *extra]
+    process = ManagedProcess(
+        name=name,
+        argv=argv,
+        env=dict(os.environ),
+        log_path=stack.tmp / "logs" / f"{name}.log",
+        ready=http_ready(f"http://127.0.0.1:{port}/_emulator/health"),
+        ready_timeout=20,
+    )
     stack.processes.append(process)
     return process.start(), f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")
 def emulator_process(stack: Stack, receiver: Receiver) -> Iterator[str]:
-    process, base = start_emulator(stack, "stripe-emulator", [
-        "--webhook-url", receiver.url, "--webhook-secret", SECRET, "--webhook-backoff", "0.2"])
+    process, base = start_emulator(
+        stack,
+        "stripe-emulator",
+        ["--webhook-url", receiver.url, "--webhook-secret", SECRET, "--webhook-backoff", "0.2"],
+    )
     yield base
     process.stop()
 

@@ -1,31 +1,52 @@
 """Refunds, disputes, subscription updates and clock-driven renewals."""
+
 from __future__ import annotations
 
 import pytest
 import stripe
 
 from tests.stripe_emulator.conftest import Emulator, Receiver
-from tests.stripe_emulator.flows import monthly_price, one_time_price, pay, subscribe, subscription_session
+from tests.stripe_emulator.flows import (
+    monthly_price,
+    one_time_price,
+    pay,
+    subscribe,
+    subscription_session,
+)
 
 
 def _paid_charge(client: stripe.StripeClient, emu: Emulator) -> stripe.Charge:
-    session = client.v1.checkout.sessions.create({
-        "mode": "payment", "line_items": [{"price": one_time_price(client, 1000).id, "quantity": 1}],
-        "customer_creation": "always"})
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": one_time_price(client, 1000).id, "quantity": 1}],
+            "customer_creation": "always",
+        }
+    )
     intent = client.v1.payment_intents.retrieve(pay(emu, session.id)["payment_intent"])
     return client.v1.charges.retrieve(intent.latest_charge)
 
 
-def test_partial_then_full_refund(client: stripe.StripeClient, emu: Emulator, receiver: Receiver) -> None:
+def test_partial_then_full_refund(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     charge = _paid_charge(client, emu)
-    partial = client.v1.refunds.create({"charge": charge.id, "amount": 300, "reason": "requested_by_customer"})
-    assert isinstance(partial, stripe.Refund) and partial.id.startswith("re_") and partial.amount == 300
+    partial = client.v1.refunds.create(
+        {"charge": charge.id, "amount": 300, "reason": "requested_by_customer"}
+    )
+    assert (
+        isinstance(partial, stripe.Refund)
+        and partial.id.startswith("re_")
+        and partial.amount == 300
+    )
     charge = client.v1.charges.retrieve(charge.id)
     assert charge.amount_refunded == 300 and charge.refunded is False
     rest = client.v1.refunds.create({"payment_intent": charge.payment_intent})
     assert rest.amount == 700
     charge = client.v1.charges.retrieve(charge.id)
-    assert charge.amount_refunded == 1000 and charge.refunded is True and len(charge.refunds.data) == 2
+    assert (
+        charge.amount_refunded == 1000 and charge.refunded is True and len(charge.refunds.data) == 2
+    )
     with pytest.raises(stripe.InvalidRequestError) as err:
         client.v1.refunds.create({"charge": charge.id, "amount": 1})
     assert err.value.code == "charge_already_refunded"
@@ -41,12 +62,18 @@ def test_refund_larger_than_charge_is_rejected(client: stripe.StripeClient, emu:
     assert err.value.param == "amount"
 
 
-def test_dispute_open_and_close(client: stripe.StripeClient, emu: Emulator, receiver: Receiver) -> None:
+def test_dispute_open_and_close(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     charge = _paid_charge(client, emu)
     opened = emu.post(f"/_emulator/charges/{charge.id}/dispute", {"reason": "fraudulent"}).json()
     assert opened["id"].startswith("dp_") and opened["status"] == "needs_response"
     dispute = client.v1.disputes.retrieve(opened["id"])
-    assert isinstance(dispute, stripe.Dispute) and dispute.charge == charge.id and dispute.amount == 1000
+    assert (
+        isinstance(dispute, stripe.Dispute)
+        and dispute.charge == charge.id
+        and dispute.amount == 1000
+    )
     assert client.v1.charges.retrieve(charge.id).disputed is True
     closed = emu.post(f"/_emulator/disputes/{dispute.id}/close", {"status": "lost"}).json()
     assert closed["status"] == "lost"
@@ -57,15 +84,19 @@ def test_dispute_open_and_close(client: stripe.StripeClient, emu: Emulator, rece
     assert closed_event["data"]["object"]["status"] == "lost"
 
 
-def test_renewal_with_good_card_pays_a_new_invoice(client: stripe.StripeClient, emu: Emulator,
-                                                   receiver: Receiver) -> None:
+def test_renewal_with_good_card_pays_a_new_invoice(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     sub = subscribe(client, emu)
     first_end = sub["items"].data[0].current_period_end
     emu.advance(31)
     renewed = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
     assert renewed.status == "active" and renewed["items"].data[0].current_period_start == first_end
     assert renewed.latest_invoice.id != sub.latest_invoice
-    assert renewed.latest_invoice.billing_reason == "subscription_cycle" and renewed.latest_invoice.status == "paid"
+    assert (
+        renewed.latest_invoice.billing_reason == "subscription_cycle"
+        and renewed.latest_invoice.status == "paid"
+    )
     invoices = client.v1.invoices.list({"subscription": sub.id})
     assert len(invoices.data) == 2
     paid = receiver.wait_for_type("invoice.paid", 2)
@@ -73,8 +104,9 @@ def test_renewal_with_good_card_pays_a_new_invoice(client: stripe.StripeClient, 
     assert paid[1]["created"] >= first_end  # stamped with emulated time
 
 
-def test_renewal_with_failing_card_goes_past_due(client: stripe.StripeClient, emu: Emulator,
-                                                 receiver: Receiver) -> None:
+def test_renewal_with_failing_card_goes_past_due(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     sub = subscribe(client, emu, card="4000000000000341")  # attaches, then fails off-session
     emu.advance(31)
     renewed = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
@@ -92,8 +124,9 @@ def test_renewal_with_failing_card_goes_past_due(client: stripe.StripeClient, em
     assert client.v1.invoices.retrieve(renewed.latest_invoice.id).status == "paid"
 
 
-def test_card_marked_failing_then_dunning_cancels(client: stripe.StripeClient, emu: Emulator,
-                                                  receiver: Receiver) -> None:
+def test_card_marked_failing_then_dunning_cancels(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     sub = subscribe(client, emu)
     emu.post(f"/_emulator/customers/{sub.customer}/card", {"card": "4000000000000002"})
     emu.advance(31 + 3 * 4)
@@ -102,8 +135,9 @@ def test_card_marked_failing_then_dunning_cancels(client: stripe.StripeClient, e
     receiver.wait_for_type("customer.subscription.deleted")
 
 
-def test_cancel_at_period_end_ends_at_period_end(client: stripe.StripeClient, emu: Emulator,
-                                                 receiver: Receiver) -> None:
+def test_cancel_at_period_end_ends_at_period_end(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     sub = subscribe(client, emu)
     updated = client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": True})
     assert updated.cancel_at_period_end is True and updated.status == "active"
@@ -128,9 +162,13 @@ def test_immediate_cancel(client: stripe.StripeClient, emu: Emulator, receiver: 
 
 def test_quarterly_and_yearly_periods(client: stripe.StripeClient, emu: Emulator) -> None:
     quarterly = client.v1.subscriptions.retrieve(
-        pay(emu, subscription_session(client, monthly_price(client, count=3)).id)["subscription"])
+        pay(emu, subscription_session(client, monthly_price(client, count=3)).id)["subscription"]
+    )
     yearly = client.v1.subscriptions.retrieve(
-        pay(emu, subscription_session(client, monthly_price(client, interval="year")).id)["subscription"])
+        pay(emu, subscription_session(client, monthly_price(client, interval="year")).id)[
+            "subscription"
+        ]
+    )
     q_item, y_item = quarterly["items"].data[0], yearly["items"].data[0]
     assert 89 * 86400 <= q_item.current_period_end - q_item.current_period_start <= 92 * 86400
     assert 365 * 86400 <= y_item.current_period_end - y_item.current_period_start <= 366 * 86400
@@ -141,8 +179,14 @@ def test_quarterly_and_yearly_periods(client: stripe.StripeClient, emu: Emulator
 def test_events_list_filters(client: stripe.StripeClient, emu: Emulator) -> None:
     subscribe(client, emu)
     start = emu.advance(31)["now"]
-    renewals = client.v1.events.list({"type": "invoice.paid", "created": {"gte": start - 86400 * 2}})
+    renewals = client.v1.events.list(
+        {"type": "invoice.paid", "created": {"gte": start - 86400 * 2}}
+    )
     assert len(renewals.data) == 1
     assert renewals.data[0].data.object.billing_reason == "subscription_cycle"
     all_invoice = client.v1.events.list({"type": "invoice.*", "limit": 100})
-    assert {e.type for e in all_invoice.data} >= {"invoice.created", "invoice.paid", "invoice.finalized"}
+    assert {e.type for e in all_invoice.data} >= {
+        "invoice.created",
+        "invoice.paid",
+        "invoice.finalized",
+    }

@@ -1,4 +1,5 @@
 """Checkout completion: the API shortcut, the hosted page, declines and the signed webhooks it sends."""
+
 from __future__ import annotations
 
 import re
@@ -11,13 +12,22 @@ import stripe
 from tests.stripe_emulator.conftest import SECRET, Emulator, Receiver
 from tests.stripe_emulator.flows import monthly_price, one_time_price, pay, subscription_session
 
-SUBSCRIPTION_EVENTS = ["customer.created", "invoice.created", "invoice.finalized", "customer.subscription.created",
-                       "charge.succeeded", "payment_intent.succeeded", "invoice.paid", "invoice.payment_succeeded",
-                       "checkout.session.completed"]
+SUBSCRIPTION_EVENTS = [
+    "customer.created",
+    "invoice.created",
+    "invoice.finalized",
+    "customer.subscription.created",
+    "charge.succeeded",
+    "payment_intent.succeeded",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "checkout.session.completed",
+]
 
 
 def test_pay_4242_completes_session_and_sends_verified_webhooks(
-        client: stripe.StripeClient, emu: Emulator, receiver: Receiver) -> None:
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     session = subscription_session(client, monthly_price(client))
     pay(emu, session.id)
     receiver.wait_for_type("checkout.session.completed")
@@ -25,24 +35,46 @@ def test_pay_4242_completes_session_and_sends_verified_webhooks(
 
     with receiver.lock:
         deliveries = list(receiver.received)
-    events = [stripe.Webhook.construct_event(d.body, d.headers["stripe-signature"], SECRET) for d in deliveries]
+    events = [
+        stripe.Webhook.construct_event(d.body, d.headers["stripe-signature"], SECRET)
+        for d in deliveries
+    ]
     assert all(isinstance(event, stripe.Event) for event in events)
     catalog = ("product.", "price.")
-    assert [event.type for event in events if not event.type.startswith(catalog)] == SUBSCRIPTION_EVENTS
-    assert all(e.livemode is False and e.api_version and e.id.startswith("evt_") and e.created for e in events)
+    assert [
+        event.type for event in events if not event.type.startswith(catalog)
+    ] == SUBSCRIPTION_EVENTS
+    assert all(
+        e.livemode is False and e.api_version and e.id.startswith("evt_") and e.created
+        for e in events
+    )
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe.Webhook.construct_event(deliveries[0].body, deliveries[0].headers["stripe-signature"], "whsec_wrong")
+        stripe.Webhook.construct_event(
+            deliveries[0].body, deliveries[0].headers["stripe-signature"], "whsec_wrong"
+        )
 
     completed = events[-1].data.object
-    assert completed.id == session.id and completed.status == "complete" and completed.payment_status == "paid"
+    assert (
+        completed.id == session.id
+        and completed.status == "complete"
+        and completed.payment_status == "paid"
+    )
     assert completed.client_reference_id == "user-7" and completed.metadata["user_id"] == "7"
     sub = client.v1.subscriptions.retrieve(completed.subscription, {"expand": ["latest_invoice"]})
-    assert sub.status == "active" and sub.customer == completed.customer and sub.id.startswith("sub_")
+    assert (
+        sub.status == "active" and sub.customer == completed.customer and sub.id.startswith("sub_")
+    )
     item = sub["items"].data[0]
     assert item.current_period_end > item.current_period_start
     invoice = sub.latest_invoice
-    assert isinstance(invoice, stripe.Invoice) and invoice.status == "paid" and invoice.amount_paid == 2000
-    assert invoice.parent.subscription_details.subscription == sub.id and invoice.id.startswith("in_")
+    assert (
+        isinstance(invoice, stripe.Invoice)
+        and invoice.status == "paid"
+        and invoice.amount_paid == 2000
+    )
+    assert invoice.parent.subscription_details.subscription == sub.id and invoice.id.startswith(
+        "in_"
+    )
     intent_id = invoice.payments.data[0].payment.payment_intent
     intent = client.v1.payment_intents.retrieve(intent_id)
     charge = client.v1.charges.retrieve(intent.latest_charge)
@@ -52,25 +84,40 @@ def test_pay_4242_completes_session_and_sends_verified_webhooks(
     assert client.v1.events.retrieve(first.id).data.object.id == completed.customer
 
 
-def test_payment_mode_with_metadata_on_the_intent(client: stripe.StripeClient, emu: Emulator) -> None:
+def test_payment_mode_with_metadata_on_the_intent(
+    client: stripe.StripeClient, emu: Emulator
+) -> None:
     price = one_time_price(client, 5000)
-    session = client.v1.checkout.sessions.create({
-        "mode": "payment", "line_items": [{"price": price.id, "quantity": 2}], "success_url": "http://app.test/ok",
-        "payment_intent_data": {"metadata": {"order": "o-1"}}})
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": price.id, "quantity": 2}],
+            "success_url": "http://app.test/ok",
+            "payment_intent_data": {"metadata": {"order": "o-1"}},
+        }
+    )
     paid = pay(emu, session.id)
     assert paid["customer"] is None and paid["customer_details"]["email"] == "buyer@example.com"
     intent = client.v1.payment_intents.retrieve(paid["payment_intent"])
-    assert intent.amount == 10000 and intent.metadata["order"] == "o-1" and intent.id.startswith("pi_")
+    assert (
+        intent.amount == 10000 and intent.metadata["order"] == "o-1" and intent.id.startswith("pi_")
+    )
 
 
 def test_payment_mode_with_invoice_creation_makes_a_paid_invoice(
-        client: stripe.StripeClient, emu: Emulator, receiver: Receiver) -> None:
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     customer = client.v1.customers.create({"email": "once@example.com"})
-    session = client.v1.checkout.sessions.create({
-        "mode": "payment", "customer": customer.id, "success_url": "http://app.test/ok",
-        "line_items": [{"price": one_time_price(client, 4900).id, "quantity": 1}],
-        "metadata": {"session_only": "yes"},
-        "invoice_creation": {"enabled": True, "invoice_data": {"metadata": {"plan_id": "3"}}}})
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "customer": customer.id,
+            "success_url": "http://app.test/ok",
+            "line_items": [{"price": one_time_price(client, 4900).id, "quantity": 1}],
+            "metadata": {"session_only": "yes"},
+            "invoice_creation": {"enabled": True, "invoice_data": {"metadata": {"plan_id": "3"}}},
+        }
+    )
     paid = pay(emu, session.id)
     receiver.wait_for_type("checkout.session.completed")
     invoice = client.v1.invoices.retrieve(paid["invoice"], {"expand": ["payments"]})
@@ -84,7 +131,9 @@ def test_payment_mode_with_invoice_creation_makes_a_paid_invoice(
     assert "invoice.paid" in {e["type"] for e in receiver.events()}
 
 
-def test_decline_is_a_card_error_and_session_stays_open(client: stripe.StripeClient, emu: Emulator) -> None:
+def test_decline_is_a_card_error_and_session_stays_open(
+    client: stripe.StripeClient, emu: Emulator
+) -> None:
     session = subscription_session(client, monthly_price(client))
     response = emu.post(f"/_emulator/checkout/{session.id}/pay", {"card": "4000 0000 0000 0002"})
     assert response.status_code == 402
@@ -95,7 +144,9 @@ def test_decline_is_a_card_error_and_session_stays_open(client: stripe.StripeCli
     assert client.v1.subscriptions.list().data == []
 
 
-def test_hosted_checkout_page_decline_then_success_redirect(client: stripe.StripeClient, emu: Emulator) -> None:
+def test_hosted_checkout_page_decline_then_success_redirect(
+    client: stripe.StripeClient, emu: Emulator
+) -> None:
     session = subscription_session(client, monthly_price(client))
     with httpx.Client(follow_redirects=False) as browser:
         page = browser.get(session.url)
@@ -115,8 +166,12 @@ def test_hosted_checkout_page_decline_then_success_redirect(client: stripe.Strip
     assert client.v1.customers.retrieve(completed.customer).email == "buyer@example.com"
 
 
-def test_trial_subscription_is_trialing_with_a_zero_invoice(client: stripe.StripeClient, emu: Emulator) -> None:
-    session = subscription_session(client, monthly_price(client), subscription_data={"trial_period_days": 14})
+def test_trial_subscription_is_trialing_with_a_zero_invoice(
+    client: stripe.StripeClient, emu: Emulator
+) -> None:
+    session = subscription_session(
+        client, monthly_price(client), subscription_data={"trial_period_days": 14}
+    )
     paid = pay(emu, session.id)
     assert paid["payment_status"] == "no_payment_required"
     sub = client.v1.subscriptions.retrieve(paid["subscription"], {"expand": ["latest_invoice"]})

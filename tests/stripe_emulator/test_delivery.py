@@ -1,4 +1,5 @@
 """Webhook delivery: retries after failures, the duplicate/shuffle chaos switch, persisted state."""
+
 from __future__ import annotations
 
 import time
@@ -13,19 +14,24 @@ from tests.stripe_emulator.conftest import API_KEY, SECRET, Emulator, Receiver, 
 from tests.stripe_emulator.flows import subscribe
 
 
-def test_webhook_is_retried_after_a_500(client: stripe.StripeClient, emu: Emulator, receiver: Receiver) -> None:
+def test_webhook_is_retried_after_a_500(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     receiver.fail_next = 1
     customer = client.v1.customers.create({"email": "r@example.com"})  # the API answers at once
     event = receiver.wait_for_type("customer.created")[0]
     assert event["data"]["object"]["id"] == customer.id and receiver.failed == 1
     emu.settle()  # the receiver may record before the emulator logs the 200
     log = emu.http.get(f"{emu.base}/_emulator/deliveries").json()["data"]
-    attempts = [(entry["attempt"], entry["status"]) for entry in log if entry["event_id"] == event["id"]]
+    attempts = [
+        (entry["attempt"], entry["status"]) for entry in log if entry["event_id"] == event["id"]
+    ]
     assert attempts == [(1, 500), (2, 200)]
 
 
-def test_unreachable_endpoint_never_blocks_the_api(client: stripe.StripeClient, emu: Emulator,
-                                                   receiver: Receiver) -> None:
+def test_unreachable_endpoint_never_blocks_the_api(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     emu.post("/_emulator/webhook", {"url": "http://127.0.0.1:9/closed"})
     try:
         started = time.monotonic()
@@ -39,7 +45,9 @@ def test_unreachable_endpoint_never_blocks_the_api(client: stripe.StripeClient, 
         emu.post("/_emulator/webhook", {"url": receiver.url})
 
 
-def test_chaos_duplicates_and_shuffles(client: stripe.StripeClient, emu: Emulator, receiver: Receiver) -> None:
+def test_chaos_duplicates_and_shuffles(
+    client: stripe.StripeClient, emu: Emulator, receiver: Receiver
+) -> None:
     assert emu.post("/_emulator/chaos", {"duplicate": True, "shuffle": True}).status_code == 200
     subscribe(client, emu)
     emu.settle()
@@ -67,10 +75,14 @@ def test_state_persists_across_restarts(stack: Stack, tmp_path: Path) -> None:
         process.stop()
 
 
-def test_signature_header_format(emu: Emulator, receiver: Receiver, client: stripe.StripeClient) -> None:
+def test_signature_header_format(
+    emu: Emulator, receiver: Receiver, client: stripe.StripeClient
+) -> None:
     client.v1.customers.create({"email": "sig@example.com"})
     receiver.wait_for_type("customer.created")
     delivery = receiver.received[0]
     parts = dict(part.split("=", 1) for part in delivery.headers["stripe-signature"].split(","))
     assert set(parts) == {"t", "v1"} and len(parts["v1"]) == 64
-    assert stripe.WebhookSignature.verify_header(delivery.body.decode(), delivery.headers["stripe-signature"], SECRET)
+    assert stripe.WebhookSignature.verify_header(
+        delivery.body.decode(), delivery.headers["stripe-signature"], SECRET
+    )

@@ -1,4 +1,5 @@
 """Admin endpoints: suspend or reinstate a user of the same platform."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,7 +30,9 @@ class AdminUsersController(Controller):
         return UserStatus(id=user_id, status="suspended")
 
     @post("/{user_id:int}/reinstate", status_code=200, responses=error_responses(401, 403, 404))
-    async def reinstate(self, request: Request[Any, Any, Any], user_id: FromPath[int]) -> UserStatus:
+    async def reinstate(
+        self, request: Request[Any, Any, Any], user_id: FromPath[int]
+    ) -> UserStatus:
         """Lift a suspension (old sessions stay revoked; the user signs in again)."""
         await actions.check_reinstate_user(request.user, user_id)
         return UserStatus(id=user_id, status="active")

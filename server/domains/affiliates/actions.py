@@ -1,15 +1,22 @@
 """Affiliate actions: check_* validates who may do it, do_* writes (profiles, risk, money)."""
+
 from __future__ import annotations
 
 from typing import Any
 
+from db.uow import atomic
 from server.domains.affiliates import payouts, queries
-from realtime.emitter import atomic
 from server.domains.affiliates.events import do_touch_affiliate
 from server.domains.affiliates.ledger import lock_profile, sql
 from server.domains.affiliates.schemas import (
-    PayoutCreate, PayoutRecord, RiskRead, RiskUpdate, WithdrawalComplete, WithdrawalCreate,
-    WithdrawalRead, WithdrawalReject,
+    PayoutCreate,
+    PayoutRecord,
+    RiskRead,
+    RiskUpdate,
+    WithdrawalComplete,
+    WithdrawalCreate,
+    WithdrawalRead,
+    WithdrawalReject,
 )
 from server.domains.auth.schemas import CurrentUser
 
@@ -17,12 +24,14 @@ from server.domains.auth.schemas import CurrentUser
 async def do_ensure_profile(user_id: int, slug: str) -> dict[str, Any]:
     """The user's affiliate profile, created once (a replay returns the existing one)."""
     rows = await sql(
-        "INSERT INTO affiliate_profiles (\"user\", slug, risk_level, risk_notes, created_at) "
+        'INSERT INTO affiliate_profiles ("user", slug, risk_level, risk_notes, created_at) '
         "VALUES ({}, {}, 'NORMAL', '', now()) ON CONFLICT (\"user\") DO NOTHING RETURNING *",
-        user_id, slug)
+        user_id,
+        slug,
+    )
     if rows:
         return rows[0]
-    return (await sql("SELECT * FROM affiliate_profiles WHERE \"user\" = {}", user_id))[0]
+    return (await sql('SELECT * FROM affiliate_profiles WHERE "user" = {}', user_id))[0]
 
 
 async def do_set_risk(affiliate_id: int, level: str, notes: str, changed_by: int | None) -> None:
@@ -30,11 +39,21 @@ async def do_set_risk(affiliate_id: int, level: str, notes: str, changed_by: int
     async with atomic():
         profile = await lock_profile(affiliate_id)
         assert profile is not None
-        await sql("INSERT INTO affiliate_risk_changes (affiliate, old_level, new_level, notes, "
-                  "changed_by, created_at) VALUES ({}, {}, {}, {}, {}, now())",
-                  affiliate_id, profile["risk_level"], level, notes, changed_by)
-        await sql("UPDATE affiliate_profiles SET risk_level = {}, risk_notes = {} WHERE id = {}",
-                  level, notes, affiliate_id)
+        await sql(
+            "INSERT INTO affiliate_risk_changes (affiliate, old_level, new_level, notes, "
+            "changed_by, created_at) VALUES ({}, {}, {}, {}, {}, now())",
+            affiliate_id,
+            profile["risk_level"],
+            level,
+            notes,
+            changed_by,
+        )
+        await sql(
+            "UPDATE affiliate_profiles SET risk_level = {}, risk_notes = {} WHERE id = {}",
+            level,
+            notes,
+            affiliate_id,
+        )
         await do_touch_affiliate(affiliate_id, profile["user"], "risk")
 
 
@@ -46,27 +65,36 @@ async def check_set_risk(owner: CurrentUser, affiliate_id: int, data: RiskUpdate
 
 async def check_record_payout(owner: CurrentUser, data: PayoutCreate) -> PayoutRecord:
     await queries.access_affiliate(owner, data.affiliate_id)
-    row = await payouts.do_record_payout(data.affiliate_id, data.amount_cents, data.method.value,
-                                         data.reference, data.notes, owner.id)
+    row = await payouts.do_record_payout(
+        data.affiliate_id,
+        data.amount_cents,
+        data.method.value,
+        data.reference,
+        data.notes,
+        owner.id,
+    )
     return queries.payout_record(row)
 
 
 async def check_request_withdrawal(user: CurrentUser, data: WithdrawalCreate) -> WithdrawalRead:
     profile = await queries.access_own_profile(user)
-    row = await payouts.do_request_withdrawal(profile["id"], user.id, data.amount_cents,
-                                              data.method.value, data.details)
+    row = await payouts.do_request_withdrawal(
+        profile["id"], user.id, data.amount_cents, data.method.value, data.details
+    )
     return queries.withdrawal_read(row)
 
 
-async def check_complete_withdrawal(owner: CurrentUser, withdrawal_id: int,
-                                    data: WithdrawalComplete) -> WithdrawalRead:
+async def check_complete_withdrawal(
+    owner: CurrentUser, withdrawal_id: int, data: WithdrawalComplete
+) -> WithdrawalRead:
     await queries.access_withdrawal(owner, withdrawal_id)
     await payouts.do_complete_withdrawal(withdrawal_id, owner.id, data.reference, data.notes)
     return await queries.withdrawal(withdrawal_id)
 
 
-async def check_reject_withdrawal(owner: CurrentUser, withdrawal_id: int,
-                                  data: WithdrawalReject) -> WithdrawalRead:
+async def check_reject_withdrawal(
+    owner: CurrentUser, withdrawal_id: int, data: WithdrawalReject
+) -> WithdrawalRead:
     await queries.access_withdrawal(owner, withdrawal_id)
     await payouts.do_reject_withdrawal(withdrawal_id, owner.id, data.note)
     return await queries.withdrawal(withdrawal_id)

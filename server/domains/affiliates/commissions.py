@@ -4,15 +4,16 @@ clawed back on refunds and lost disputes, frozen while a dispute is open.
 `do_sync_invoice` is convergent: it compares the invoice row with what the ledger already
 holds for it and posts only the missing transactions, each keyed by its cause.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from db.uow import atomic
 from server.domains.affiliates import ledger
-from realtime.emitter import atomic
 from server.domains.affiliates.events import do_touch_affiliate
 from server.domains.affiliates.ledger import Leg, sql
 
@@ -95,14 +96,17 @@ class SyncResult(msgspec.Struct):
 async def _invoice(invoice_id: int) -> dict[str, Any] | None:
     rows = await sql(
         "SELECT i.*, pl.commission_percent FROM invoices i JOIN purchases p ON p.id = i.purchase "
-        "JOIN plans pl ON pl.id = p.plan WHERE i.id = {}", invoice_id)
+        "JOIN plans pl ON pl.id = p.plan WHERE i.id = {}",
+        invoice_id,
+    )
     return rows[0] if rows else None
 
 
 async def attribution(purchase_id: int) -> dict[str, Any] | None:
     """The affiliate credited with a purchase (the tracking domain's table, read by contract)."""
-    rows = await sql("SELECT affiliate, source FROM purchase_attributions WHERE purchase = {}",
-                     purchase_id)
+    rows = await sql(
+        "SELECT affiliate, source FROM purchase_attributions WHERE purchase = {}", purchase_id
+    )
     return rows[0] if rows else None
 
 
@@ -117,15 +121,22 @@ async def _save(c: dict[str, Any], **changes: Any) -> dict[str, Any]:
     await sql(
         "UPDATE commissions SET main_locked_cents = {}, ext_locked_cents = {}, "
         "clawed_back_cents = {}, status = {}, updated_at = now() WHERE id = {}",
-        c["main_locked_cents"], c["ext_locked_cents"], c["clawed_back_cents"], c["status"], c["id"])
+        c["main_locked_cents"],
+        c["ext_locked_cents"],
+        c["clawed_back_cents"],
+        c["status"],
+        c["id"],
+    )
     return c
 
 
 # --- the steps of a sync (each posts at most one transaction, keyed by its cause) -----------
 
 
-async def _create(inv: dict[str, Any], profile: dict[str, Any], source: str) -> dict[str, Any] | None:
-    paid_at: datetime = inv["paid_at"] or datetime.now(timezone.utc)
+async def _create(
+    inv: dict[str, Any], profile: dict[str, Any], source: str
+) -> dict[str, Any] | None:
+    paid_at: datetime = inv["paid_at"] or datetime.now(UTC)
     first = profile["first_commission_at"] or paid_at
     lock = lock_profile_for(profile["risk_level"], max(0, (paid_at - first).days))
     amount = commission_cents(inv["amount_paid_cents"], inv["commission_percent"])
@@ -136,19 +147,43 @@ async def _create(inv: dict[str, Any], profile: dict[str, Any], source: str) -> 
         "ext_unlock_at, main_locked_cents, ext_locked_cents, matured_cents, clawed_back_cents, "
         "status, created_at, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
         "{}, {}, 0, 0, 'PENDING_LOCK', {}, now()) ON CONFLICT (invoice) DO NOTHING RETURNING *",
-        profile["id"], inv["id"], inv["purchase"], source == "free_product",
-        inv["amount_paid_cents"], inv["commission_percent"], amount, lock.name, main, ext,
-        paid_at + timedelta(days=lock.main_days), paid_at + timedelta(days=lock.ext_days),
-        main, ext, paid_at)
+        profile["id"],
+        inv["id"],
+        inv["purchase"],
+        source == "free_product",
+        inv["amount_paid_cents"],
+        inv["commission_percent"],
+        amount,
+        lock.name,
+        main,
+        ext,
+        paid_at + timedelta(days=lock.main_days),
+        paid_at + timedelta(days=lock.ext_days),
+        main,
+        ext,
+        paid_at,
+    )
     if not rows:
         return None
     c = rows[0]
-    await ledger.post(f"commission:{inv['id']}", "commission", profile["id"], [
-        Leg(ledger.LOCKED, profile["id"], amount), Leg(ledger.PLATFORM_COMMISSIONS, None, -amount)],
-        invoice_id=inv["id"], commission_id=c["id"], memo=lock.name)
+    await ledger.post(
+        f"commission:{inv['id']}",
+        "commission",
+        profile["id"],
+        [
+            Leg(ledger.LOCKED, profile["id"], amount),
+            Leg(ledger.PLATFORM_COMMISSIONS, None, -amount),
+        ],
+        invoice_id=inv["id"],
+        commission_id=c["id"],
+        memo=lock.name,
+    )
     if profile["first_commission_at"] is None:
-        await sql("UPDATE affiliate_profiles SET first_commission_at = {} WHERE id = {}",
-                  paid_at, profile["id"])
+        await sql(
+            "UPDATE affiliate_profiles SET first_commission_at = {} WHERE id = {}",
+            paid_at,
+            profile["id"],
+        )
     return c
 
 
@@ -165,16 +200,27 @@ async def _claw_back(c: dict[str, Any], key: str, cents: int) -> dict[str, Any]:
     available = (await ledger.account_balances(aff))[ledger.AVAILABLE]
     from_available = min(rest, available)
     holding = ledger.FROZEN if c["status"] == "FROZEN" else ledger.LOCKED
-    tx = await ledger.post(key, "clawback", aff, [
-        Leg(holding, aff, -(from_ext + from_main)), Leg(ledger.AVAILABLE, aff, -from_available),
-        Leg(ledger.DEBT, aff, -(rest - from_available)),
-        Leg(ledger.PLATFORM_COMMISSIONS, None, cents)],
-        invoice_id=c["invoice"], commission_id=c["id"])
+    tx = await ledger.post(
+        key,
+        "clawback",
+        aff,
+        [
+            Leg(holding, aff, -(from_ext + from_main)),
+            Leg(ledger.AVAILABLE, aff, -from_available),
+            Leg(ledger.DEBT, aff, -(rest - from_available)),
+            Leg(ledger.PLATFORM_COMMISSIONS, None, cents),
+        ],
+        invoice_id=c["invoice"],
+        commission_id=c["id"],
+    )
     if tx is None:
         return c
-    return await _save(c, ext_locked_cents=c["ext_locked_cents"] - from_ext,
-                       main_locked_cents=c["main_locked_cents"] - from_main,
-                       clawed_back_cents=c["clawed_back_cents"] + cents)
+    return await _save(
+        c,
+        ext_locked_cents=c["ext_locked_cents"] - from_ext,
+        main_locked_cents=c["main_locked_cents"] - from_main,
+        clawed_back_cents=c["clawed_back_cents"] + cents,
+    )
 
 
 def _unmatured(c: dict[str, Any]) -> int:
@@ -183,28 +229,42 @@ def _unmatured(c: dict[str, Any]) -> int:
 
 async def _freeze(c: dict[str, Any]) -> dict[str, Any]:
     aff, held = c["affiliate"], _unmatured(c)
-    tx = await ledger.post(f"freeze:dispute:{c['invoice']}", "freeze", aff, [
-        Leg(ledger.LOCKED, aff, -held), Leg(ledger.FROZEN, aff, held)],
-        invoice_id=c["invoice"], commission_id=c["id"])
+    tx = await ledger.post(
+        f"freeze:dispute:{c['invoice']}",
+        "freeze",
+        aff,
+        [Leg(ledger.LOCKED, aff, -held), Leg(ledger.FROZEN, aff, held)],
+        invoice_id=c["invoice"],
+        commission_id=c["id"],
+    )
     return c if tx is None else await _save(c, status="FROZEN")
 
 
 async def _release(c: dict[str, Any]) -> dict[str, Any]:
     aff, held = c["affiliate"], _unmatured(c)
-    tx = await ledger.post(f"release:dispute:{c['invoice']}", "release", aff, [
-        Leg(ledger.FROZEN, aff, -held), Leg(ledger.LOCKED, aff, held)],
-        invoice_id=c["invoice"], commission_id=c["id"])
+    tx = await ledger.post(
+        f"release:dispute:{c['invoice']}",
+        "release",
+        aff,
+        [Leg(ledger.FROZEN, aff, -held), Leg(ledger.LOCKED, aff, held)],
+        invoice_id=c["invoice"],
+        commission_id=c["id"],
+    )
     return c if tx is None else await _save(c, status="PENDING_LOCK")
 
 
-async def _apply_invoice_state(c: dict[str, Any], inv: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+async def _apply_invoice_state(
+    c: dict[str, Any], inv: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
     done: list[str] = []
-    target = refund_clawback_target(c["amount_cents"], inv["amount_refunded_cents"],
-                                    inv["amount_paid_cents"])
+    target = refund_clawback_target(
+        c["amount_cents"], inv["amount_refunded_cents"], inv["amount_paid_cents"]
+    )
     if target > c["clawed_back_cents"]:
         before = c["clawed_back_cents"]
-        c = await _claw_back(c, f"clawback:{inv['id']}:refund:{inv['amount_refunded_cents']}",
-                             target - before)
+        c = await _claw_back(
+            c, f"clawback:{inv['id']}:refund:{inv['amount_refunded_cents']}", target - before
+        )
         if c["clawed_back_cents"] != before:
             done.append("clawback")
     dispute = inv["dispute_status"]
@@ -216,8 +276,9 @@ async def _apply_invoice_state(c: dict[str, Any], inv: dict[str, Any]) -> tuple[
         c = await _release(c)
         done.append("release")
     if dispute == "lost" and c["status"] != "CLAWED_BACK":
-        c = await _claw_back(c, f"clawback:{inv['id']}:dispute",
-                             c["amount_cents"] - c["clawed_back_cents"])
+        c = await _claw_back(
+            c, f"clawback:{inv['id']}:dispute", c["amount_cents"] - c["clawed_back_cents"]
+        )
         done.append("clawback")
     return c, done
 
@@ -237,8 +298,12 @@ async def do_sync_invoice(invoice_id: int) -> SyncResult:
         inv = await _invoice(invoice_id)  # re-read under the lock: the latest totals win
         assert profile is not None and inv is not None
         c = await _commission_for_update(invoice_id)
-        if (c is None and inv["status"] == "paid" and inv["amount_paid_cents"] > 0
-                and inv["currency"] == ledger.CURRENCY):
+        if (
+            c is None
+            and inv["status"] == "paid"
+            and inv["amount_paid_cents"] > 0
+            and inv["currency"] == ledger.CURRENCY
+        ):
             c = await _create(inv, profile, attr["source"])
             if c is not None:
                 result.posted.append("commission")

@@ -1,4 +1,5 @@
 """Affiliate live updates: the `affiliate_update` event and the stats-cache invalidation."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -6,11 +7,13 @@ from typing import Literal
 import msgspec
 import structlog
 
-from realtime.emitter import on_commit, queue
+from core.redis import get_redis
+from db.uow import on_commit
+from realtime.emitter import queue
 from realtime.rooms import user_room
-from server.redis import get_redis
 
 log = structlog.get_logger(__name__)
+
 
 class AffiliateUpdate(msgspec.Struct):
     """Something changed the affiliate's numbers: the dashboard refetches its stats."""

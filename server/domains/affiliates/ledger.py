@@ -1,4 +1,5 @@
 """The double-entry ledger: post a balanced transaction once per cause, read balances from entries."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,9 +44,17 @@ async def sql(query: str, *args: Any) -> list[dict[str, Any]]:
     return await LedgerEntry.raw(query, *args)
 
 
-async def post(key: str, kind: str, affiliate_id: int | None, legs: list[Leg], *,
-               invoice_id: int | None = None, commission_id: int | None = None,
-               payout_id: int | None = None, memo: str = "") -> int | None:
+async def post(
+    key: str,
+    kind: str,
+    affiliate_id: int | None,
+    legs: list[Leg],
+    *,
+    invoice_id: int | None = None,
+    commission_id: int | None = None,
+    payout_id: int | None = None,
+    memo: str = "",
+) -> int | None:
     """Insert the transaction and its entries once; None when the key was already posted.
 
     The key is UNIQUE and derived from the cause, so a replay (a repeated webhook, a task run
@@ -60,7 +69,14 @@ async def post(key: str, kind: str, affiliate_id: int | None, legs: list[Leg], *
         "INSERT INTO ledger_transactions (idempotency_key, kind, affiliate, invoice, commission, "
         "payout, memo, created_at) VALUES ({}, {}, {}, {}, {}, {}, {}, now()) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        key, kind, affiliate_id, invoice_id, commission_id, payout_id, memo)
+        key,
+        kind,
+        affiliate_id,
+        invoice_id,
+        commission_id,
+        payout_id,
+        memo,
+    )
     if not rows:
         return None
     tx_id: int = rows[0]["id"]
@@ -68,22 +84,30 @@ async def post(key: str, kind: str, affiliate_id: int | None, legs: list[Leg], *
         await sql(
             "INSERT INTO ledger_entries (transaction, account, affiliate, amount_cents, created_at) "
             "SELECT {}, a, f, c, now() FROM unnest({}::text[], {}::int[], {}::bigint[]) AS t(a, f, c)",
-            tx_id, [leg.account for leg in legs], [leg.affiliate_id for leg in legs],
-            [leg.amount_cents for leg in legs])
+            tx_id,
+            [leg.account for leg in legs],
+            [leg.affiliate_id for leg in legs],
+            [leg.amount_cents for leg in legs],
+        )
     return tx_id
 
 
 async def posted(keys: list[str]) -> set[str]:
     """Which of these idempotency keys already have a transaction."""
-    rows = await sql("SELECT idempotency_key FROM ledger_transactions "
-                     "WHERE idempotency_key = ANY({}::text[])", keys)
+    rows = await sql(
+        "SELECT idempotency_key FROM ledger_transactions WHERE idempotency_key = ANY({}::text[])",
+        keys,
+    )
     return {r["idempotency_key"] for r in rows}
 
 
 async def account_balances(affiliate_id: int) -> dict[str, int]:
     """Every account of one affiliate, summed from its entries (missing accounts are 0)."""
-    rows = await sql("SELECT account, COALESCE(sum(amount_cents), 0)::bigint AS total "
-                     "FROM ledger_entries WHERE affiliate = {} GROUP BY account", affiliate_id)
+    rows = await sql(
+        "SELECT account, COALESCE(sum(amount_cents), 0)::bigint AS total "
+        "FROM ledger_entries WHERE affiliate = {} GROUP BY account",
+        affiliate_id,
+    )
     return account_sums({r["account"]: r["total"] for r in rows})
 
 

@@ -5,13 +5,14 @@ posts one ledger transaction per part with its entries, and moves the commission
 repaid first, in unlock order, before anything becomes available. Keys `mature:{id}:main|ext`
 make a replay (or a second run at the same time) post nothing twice.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 
-from realtime.emitter import atomic
+from db.uow import atomic
 from server.domains.affiliates.events import do_touch_affiliate
 from server.domains.affiliates.ledger import sql
 
@@ -109,8 +110,10 @@ async def _batch(now: datetime, size: int) -> tuple[int, list[dict[str, int]]]:
             return 0, []
         # Profile locks first, in id order (the order every writer takes them), then the
         # commission rows: the same order as a sync, so the two never deadlock.
-        await sql("SELECT id FROM affiliate_profiles WHERE id = ANY({}::int[]) ORDER BY id "
-                  "FOR UPDATE", sorted({r["affiliate"] for r in due}))
+        await sql(
+            "SELECT id FROM affiliate_profiles WHERE id = ANY({}::int[]) ORDER BY id FOR UPDATE",
+            sorted({r["affiliate"] for r in due}),
+        )
         moved = await sql(_MATURE, [r["id"] for r in due], now, now, now, now, now, now)
         for row in moved:
             await do_touch_affiliate(row["affiliate"], row["user_id"], "maturation")
@@ -119,7 +122,7 @@ async def _batch(now: datetime, size: int) -> tuple[int, list[dict[str, int]]]:
 
 async def do_mature_due(now: datetime | None = None, batch_size: int = BATCH) -> MaturationRun:
     """Mature every part due at `now`, batch after batch, until none is left."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     run = MaturationRun()
     idle = 0
     while idle < 3:  # rounds where a concurrent run took everything we saw; bounded

@@ -3,12 +3,13 @@
 A payout locks the affiliate's profile row and checks the available balance from the ledger,
 so of several concurrent payouts against one balance exactly one can take the last cent.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
+from db.uow import atomic
 from server.domains.affiliates import ledger
-from realtime.emitter import atomic
 from server.domains.affiliates.events import do_touch_affiliate
 from server.domains.affiliates.ledger import Leg, sql
 from server.errors import Conflict, NotFound
@@ -31,7 +32,10 @@ async def _mark_paid(affiliate_id: int) -> None:
         "  FROM commissions WHERE affiliate = {} AND status = 'MATURED') "
         "UPDATE commissions c SET status = 'PAID', paid_at = now(), updated_at = now() "
         "FROM queue q, paid, covered WHERE c.id = q.id AND q.upto <= paid.total - covered.total",
-        affiliate_id, affiliate_id, affiliate_id)
+        affiliate_id,
+        affiliate_id,
+        affiliate_id,
+    )
 
 
 async def _check_available(affiliate_id: int, amount_cents: int) -> None:
@@ -40,12 +44,19 @@ async def _check_available(affiliate_id: int, amount_cents: int) -> None:
     if amount_cents > available:
         raise InsufficientBalance(
             "The amount is more than the available balance",
-            details={"available_cents": available, "amount_cents": amount_cents})
+            details={"available_cents": available, "amount_cents": amount_cents},
+        )
 
 
-async def do_record_payout(affiliate_id: int, amount_cents: int, method: str, reference: str,
-                           notes: str, recorded_by: int | None,
-                           withdrawal_id: int | None = None) -> dict[str, Any]:
+async def do_record_payout(
+    affiliate_id: int,
+    amount_cents: int,
+    method: str,
+    reference: str,
+    notes: str,
+    recorded_by: int | None,
+    withdrawal_id: int | None = None,
+) -> dict[str, Any]:
     """Pay `amount_cents` out of the available balance; 409 insufficient_balance if short."""
     async with atomic():
         profile = await ledger.lock_profile(affiliate_id)
@@ -55,11 +66,25 @@ async def do_record_payout(affiliate_id: int, amount_cents: int, method: str, re
         rows = await sql(
             "INSERT INTO affiliate_payouts (affiliate, amount_cents, method, reference, notes, "
             "recorded_by, created_at) VALUES ({}, {}, {}, {}, {}, {}, now()) RETURNING *",
-            affiliate_id, amount_cents, method, reference, notes, recorded_by)
+            affiliate_id,
+            amount_cents,
+            method,
+            reference,
+            notes,
+            recorded_by,
+        )
         payout = rows[0]
-        await ledger.post(f"payout:{payout['id']}", "payout", affiliate_id, [
-            Leg(ledger.AVAILABLE, affiliate_id, -amount_cents),
-            Leg(ledger.PAID_OUT, affiliate_id, amount_cents)], payout_id=payout["id"], memo=method)
+        await ledger.post(
+            f"payout:{payout['id']}",
+            "payout",
+            affiliate_id,
+            [
+                Leg(ledger.AVAILABLE, affiliate_id, -amount_cents),
+                Leg(ledger.PAID_OUT, affiliate_id, amount_cents),
+            ],
+            payout_id=payout["id"],
+            memo=method,
+        )
         if withdrawal_id is not None:
             await _close_withdrawal(withdrawal_id, "completed", recorded_by, "", payout["id"])
         await _mark_paid(affiliate_id)
@@ -67,8 +92,9 @@ async def do_record_payout(affiliate_id: int, amount_cents: int, method: str, re
     return payout
 
 
-async def do_request_withdrawal(affiliate_id: int, user_id: int, amount_cents: int, method: str,
-                                details: str) -> dict[str, Any]:
+async def do_request_withdrawal(
+    affiliate_id: int, user_id: int, amount_cents: int, method: str, details: str
+) -> dict[str, Any]:
     async with atomic():
         await ledger.lock_profile(affiliate_id)
         await _check_available(affiliate_id, amount_cents)
@@ -77,7 +103,12 @@ async def do_request_withdrawal(affiliate_id: int, user_id: int, amount_cents: i
             "decision_note, created_at) SELECT {}, {}, {}, {}, 'pending', '', now() "
             "WHERE NOT EXISTS (SELECT 1 FROM affiliate_withdrawals WHERE affiliate = {} "
             "AND status = 'pending') RETURNING *",
-            affiliate_id, amount_cents, method, details, affiliate_id)
+            affiliate_id,
+            amount_cents,
+            method,
+            details,
+            affiliate_id,
+        )
         if not rows:
             raise Conflict("A withdrawal request is already pending", code="withdrawal_pending")
         await do_touch_affiliate(affiliate_id, user_id, "withdrawal")
@@ -89,8 +120,11 @@ async def _pending_withdrawal(withdrawal_id: int) -> dict[str, Any]:
     if not rows:
         raise NotFound("No such withdrawal request", code="withdrawal_not_found")
     if rows[0]["status"] != "pending":
-        raise Conflict("This withdrawal request is already decided", code="withdrawal_decided",
-                       details={"status": rows[0]["status"]})
+        raise Conflict(
+            "This withdrawal request is already decided",
+            code="withdrawal_decided",
+            details={"status": rows[0]["status"]},
+        )
     return rows[0]
 
 
@@ -103,26 +137,41 @@ async def _withdrawal_locked(withdrawal_id: int) -> dict[str, Any]:
     return await _pending_withdrawal(withdrawal_id)
 
 
-async def _close_withdrawal(withdrawal_id: int, status: str, decided_by: int | None, note: str,
-                            payout_id: int | None) -> None:
-    await sql("UPDATE affiliate_withdrawals SET status = {}, decided_by = {}, decided_at = now(), "
-              "decision_note = {}, payout = {} WHERE id = {}",
-              status, decided_by, note, payout_id, withdrawal_id)
+async def _close_withdrawal(
+    withdrawal_id: int, status: str, decided_by: int | None, note: str, payout_id: int | None
+) -> None:
+    await sql(
+        "UPDATE affiliate_withdrawals SET status = {}, decided_by = {}, decided_at = now(), "
+        "decision_note = {}, payout = {} WHERE id = {}",
+        status,
+        decided_by,
+        note,
+        payout_id,
+        withdrawal_id,
+    )
 
 
-async def do_complete_withdrawal(withdrawal_id: int, decided_by: int, reference: str,
-                                 notes: str) -> dict[str, Any]:
+async def do_complete_withdrawal(
+    withdrawal_id: int, decided_by: int, reference: str, notes: str
+) -> dict[str, Any]:
     """Pay the requested amount (a payout) and close the request, in one transaction."""
     async with atomic():
         w = await _withdrawal_locked(withdrawal_id)
-        return await do_record_payout(w["affiliate"], w["amount_cents"], w["method"], reference,
-                                      notes, decided_by, withdrawal_id=withdrawal_id)
+        return await do_record_payout(
+            w["affiliate"],
+            w["amount_cents"],
+            w["method"],
+            reference,
+            notes,
+            decided_by,
+            withdrawal_id=withdrawal_id,
+        )
 
 
 async def do_reject_withdrawal(withdrawal_id: int, decided_by: int, note: str) -> dict[str, Any]:
     async with atomic():
         w = await _withdrawal_locked(withdrawal_id)
         await _close_withdrawal(withdrawal_id, "rejected", decided_by, note, None)
-        user = await sql("SELECT \"user\" FROM affiliate_profiles WHERE id = {}", w["affiliate"])
+        user = await sql('SELECT "user" FROM affiliate_profiles WHERE id = {}', w["affiliate"])
         await do_touch_affiliate(w["affiliate"], user[0]["user"], "withdrawal")
     return {**w, "status": "rejected", "decision_note": note}

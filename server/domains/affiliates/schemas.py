@@ -1,4 +1,5 @@
 """Affiliate money Structs: balances, ledger lines, payouts, withdrawals, risk edits."""
+
 from __future__ import annotations
 
 from datetime import datetime

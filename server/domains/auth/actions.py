@@ -1,19 +1,26 @@
 """Auth state changes: the only code that writes users, login tokens and sessions."""
+
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
 from db.auth.tables import LoginToken, Session, User
-from realtime.emitter import atomic
+from db.uow import atomic
 from server.domains.auth import events
 from server.domains.auth.schemas import CurrentUser, Role
 from server.domains.auth.security import (
-    LOGIN_TTL_S, MAX_OTP_ATTEMPTS, SESSION_TTL_S, encode_session, hash_link_token, hash_otp,
-    new_link_token, new_otp,
+    LOGIN_TTL_S,
+    MAX_OTP_ATTEMPTS,
+    SESSION_TTL_S,
+    encode_session,
+    hash_link_token,
+    hash_otp,
+    new_link_token,
+    new_otp,
 )
 from server.domains.platforms.queries import Platform
 from server.errors import ClientError, Forbidden, NotFound
@@ -42,8 +49,9 @@ class LoginOutcome(msgspec.Struct, frozen=True):
 def normalize_email(raw: str) -> str:
     email = raw.strip().lower()
     if not EMAIL_RE.match(email) or len(email) > 320:
-        raise ClientError("Enter a valid email address", code="invalid_email",
-                          details={"field": "email"})
+        raise ClientError(
+            "Enter a valid email address", code="invalid_email", details={"field": "email"}
+        )
     return email
 
 
@@ -55,8 +63,11 @@ async def check_send_login(platform: Platform, raw_email: str, ip: str) -> str:
     """
     email = normalize_email(raw_email)
     await hit(SEND_PER_IP, ip, "Too many sign-in requests from this network, try again later")
-    await hit(SEND_PER_EMAIL, f"{platform.value}:{email}",
-              "Too many codes were sent to this address, try again later")
+    await hit(
+        SEND_PER_EMAIL,
+        f"{platform.value}:{email}",
+        "Too many codes were sent to this address, try again later",
+    )
     await enqueue("tasks.mail.send_login_email", platform.value, email)
     return email
 
@@ -64,16 +75,23 @@ async def check_send_login(platform: Platform, raw_email: str, ip: str) -> str:
 async def do_issue_login_token(platform: Platform, email: str) -> IssuedLogin:
     """Store hashes of a fresh link token and code; older pending codes stop working."""
     token, otp = new_link_token(), new_otp()
-    expires = datetime.now(timezone.utc) + timedelta(seconds=LOGIN_TTL_S)
+    expires = datetime.now(UTC) + timedelta(seconds=LOGIN_TTL_S)
     async with atomic():
         await LoginToken.update({LoginToken.dead: True}).where(
-            (LoginToken.platform == platform.value) & (LoginToken.email == email)
-            & LoginToken.used_at.is_null() & (LoginToken.dead == False)  # noqa: E712
+            (LoginToken.platform == platform.value)
+            & (LoginToken.email == email)
+            & LoginToken.used_at.is_null()
+            & (LoginToken.dead == False)  # noqa: E712
         )
-        await LoginToken.insert(LoginToken(
-            platform=platform.value, email=email, token_hash=hash_link_token(token),
-            otp_hash=hash_otp(platform.value, email, otp), expires_at=expires,
-        ))
+        await LoginToken.insert(
+            LoginToken(
+                platform=platform.value,
+                email=email,
+                token_hash=hash_link_token(token),
+                otp_hash=hash_otp(platform.value, email, otp),
+                expires_at=expires,
+            )
+        )
     return IssuedLogin(token=token, otp=otp, expires_at=expires)
 
 
@@ -82,22 +100,25 @@ async def check_verify_link(platform: Platform, token: str, ip: str, ua: str) ->
     rows = await LoginToken.raw(
         "UPDATE login_tokens SET used_at = now() WHERE token_hash = {} AND platform = {} "
         "AND used_at IS NULL AND NOT dead AND expires_at > now() RETURNING email",
-        hash_link_token(token), platform.value,
+        hash_link_token(token),
+        platform.value,
     )
     if not rows:
         raise ClientError("This sign-in link is invalid, used or expired", code="invalid_link")
     return await do_login(platform, rows[0]["email"], ip, ua)
 
 
-async def check_verify_otp(platform: Platform, raw_email: str, otp: str, ip: str,
-                           ua: str) -> LoginOutcome:
+async def check_verify_otp(
+    platform: Platform, raw_email: str, otp: str, ip: str, ua: str
+) -> LoginOutcome:
     email = normalize_email(raw_email)
     await hit(VERIFY_PER_IP, ip, "Too many sign-in attempts, try again later")
     code = otp.strip()
     pending = await LoginToken.raw(
         "SELECT id FROM login_tokens WHERE platform = {} AND email = {} AND used_at IS NULL "
         "AND NOT dead AND expires_at > now() ORDER BY id DESC LIMIT 1",
-        platform.value, email,
+        platform.value,
+        email,
     )
     if not pending:
         raise ClientError(INVALID_CODE, code="invalid_code", details={"attempts_left": 0})
@@ -106,7 +127,9 @@ async def check_verify_otp(platform: Platform, raw_email: str, otp: str, ip: str
     used = await LoginToken.raw(
         "UPDATE login_tokens SET used_at = now() WHERE id = {} AND otp_hash = {} "
         "AND used_at IS NULL AND NOT dead AND attempts < {} RETURNING email",
-        token_id, hash_otp(platform.value, email, code), MAX_OTP_ATTEMPTS,
+        token_id,
+        hash_otp(platform.value, email, code),
+        MAX_OTP_ATTEMPTS,
     )
     if used:
         return await do_login(platform, email, ip, ua)
@@ -117,7 +140,8 @@ async def _count_wrong_code(token_id: int) -> None:
     rows = await LoginToken.raw(
         "UPDATE login_tokens SET attempts = attempts + 1, dead = (attempts + 1 >= {}) "
         "WHERE id = {} AND used_at IS NULL AND NOT dead RETURNING attempts",
-        MAX_OTP_ATTEMPTS, token_id,
+        MAX_OTP_ATTEMPTS,
+        token_id,
     )
     left = max(0, MAX_OTP_ATTEMPTS - rows[0]["attempts"]) if rows else 0
     message = INVALID_CODE if left else "Too many wrong codes: ask for a new code"
@@ -126,35 +150,55 @@ async def _count_wrong_code(token_id: int) -> None:
 
 async def do_login(platform: Platform, email: str, ip: str, ua: str) -> LoginOutcome:
     """Create the account on first sign-in, then a 30-day session row."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with atomic():
         await User.raw(
             "INSERT INTO users (platform, email, display_name, role, status, created_at) "
             "VALUES ({}, {}, {}, 'member', 'active', now()) "
             "ON CONFLICT (platform, email) DO NOTHING",
-            platform.value, email, email.split("@", 1)[0][:80],
+            platform.value,
+            email,
+            email.split("@", 1)[0][:80],
         )
-        user = await User.select().where(
-            (User.platform == platform.value) & (User.email == email)).first()
+        user = (
+            await User.select()
+            .where((User.platform == platform.value) & (User.email == email))
+            .first()
+        )
         if user["status"] != "active":
             raise Forbidden("This account is suspended", code="account_suspended")
         await User.update({User.last_login_at: now}).where(User.id == user["id"])
         session_id = uuid.uuid4()
-        await Session.insert(Session(
-            id=session_id, user=user["id"], platform=platform.value,
-            expires_at=now + timedelta(seconds=SESSION_TTL_S), ip=ip[:64], user_agent=ua[:256],
-        ))
+        await Session.insert(
+            Session(
+                id=session_id,
+                user=user["id"],
+                platform=platform.value,
+                expires_at=now + timedelta(seconds=SESSION_TTL_S),
+                ip=ip[:64],
+                user_agent=ua[:256],
+            )
+        )
     current = _current(user, str(session_id))
-    return LoginOutcome(user=current, session_token=encode_session(str(session_id), platform.value),
-                        redirect=home_for(current))
+    return LoginOutcome(
+        user=current,
+        session_token=encode_session(str(session_id), platform.value),
+        redirect=home_for(current),
+    )
 
 
 def _current(user: dict, session_id: str) -> CurrentUser:
     return CurrentUser(
-        id=user["id"], platform=user["platform"], email=user["email"],
-        display_name=user["display_name"], role=Role(user["role"]), status=user["status"],
-        primary_guild_id=user["primary_guild_id"], created_at=user["created_at"],
-        session_id=session_id)
+        id=user["id"],
+        platform=user["platform"],
+        email=user["email"],
+        display_name=user["display_name"],
+        role=Role(user["role"]),
+        status=user["status"],
+        primary_guild_id=user["primary_guild_id"],
+        created_at=user["created_at"],
+        session_id=session_id,
+    )
 
 
 def home_for(user: CurrentUser) -> str:
@@ -165,14 +209,14 @@ def home_for(user: CurrentUser) -> str:
 
 async def do_logout(user: CurrentUser) -> None:
     async with atomic():
-        await Session.update({Session.revoked_at: datetime.now(timezone.utc)}).where(
-            (Session.id == uuid.UUID(user.session_id)) & Session.revoked_at.is_null())
+        await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
+            (Session.id == uuid.UUID(user.session_id)) & Session.revoked_at.is_null()
+        )
         events.notify_revoked(user.id, "logout", user.session_id)
 
 
 async def _same_platform_user(actor: CurrentUser, user_id: int) -> dict:
-    target = await User.select(User.id, User.platform, User.role).where(
-        User.id == user_id).first()
+    target = await User.select(User.id, User.platform, User.role).where(User.id == user_id).first()
     if target is None or target["platform"] != actor.platform:
         raise NotFound("No such user", code="user_not_found")
     return target
@@ -191,8 +235,9 @@ async def do_suspend_user(user_id: int) -> None:
     """Suspend and revoke every session at once (the next request or socket event fails)."""
     async with atomic():
         await User.update({User.status: "suspended"}).where(User.id == user_id)
-        await Session.update({Session.revoked_at: datetime.now(timezone.utc)}).where(
-            (Session.user == user_id) & Session.revoked_at.is_null())
+        await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
+            (Session.user == user_id) & Session.revoked_at.is_null()
+        )
         events.notify_revoked(user_id, "suspended")
 
 
@@ -211,16 +256,24 @@ async def do_welcome(user_id: int, worker: str) -> bool:
     if user is None or user["status"] != "active":
         return False
     async with atomic():
-        events.notify_welcome(events.WelcomeUser(
-            id=user["id"], display_name=user["display_name"], email=user["email"],
-            role=user["role"]), user["platform"], worker)
+        events.notify_welcome(
+            events.WelcomeUser(
+                id=user["id"],
+                display_name=user["display_name"],
+                email=user["email"],
+                role=user["role"],
+            ),
+            user["platform"],
+            worker,
+        )
     return True
 
 
 async def do_purge_expired_logins(older_than: timedelta = timedelta(days=1)) -> int:
     """Old login rows are useless after expiry; keep the table small."""
-    cutoff = datetime.now(timezone.utc) - older_than
+    cutoff = datetime.now(UTC) - older_than
     async with atomic():
-        rows = await LoginToken.delete().where(LoginToken.expires_at < cutoff).returning(
-            LoginToken.id)
+        rows = (
+            await LoginToken.delete().where(LoginToken.expires_at < cutoff).returning(LoginToken.id)
+        )
     return len(rows)

@@ -1,4 +1,5 @@
 """Auth HTTP endpoints: send a login email, verify link or code, me, logout."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,22 +13,38 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from server.domains.auth import actions
 from server.domains.auth.guards import login_required, require_user
 from server.domains.auth.schemas import (
-    LoggedOut, LoginResult, MagicLinkSend, MagicLinkSent, OtpVerify, UserRead,
+    LoggedOut,
+    LoginResult,
+    MagicLinkSend,
+    MagicLinkSent,
+    OtpVerify,
+    UserRead,
 )
 from server.domains.auth.security import SESSION_TTL_S
 from server.domains.platforms.deps import client_ip, is_secure_context, platform_of
 from server.domains.platforms.queries import branding
 from server.errors import ClientError, error_responses
 
-SENT = MagicLinkSent(status="sent", message=(
-    "If this address can receive mail, a sign-in link and a 6-digit code are on their way. "
-    "They are valid for 15 minutes."))
+SENT = MagicLinkSent(
+    status="sent",
+    message=(
+        "If this address can receive mail, a sign-in link and a 6-digit code are on their way. "
+        "They are valid for 15 minutes."
+    ),
+)
 
 
 def session_cookie(request: Request[Any, Any, Any], token: str | None) -> Cookie:
     name = branding(platform_of(request)).cookie_name
-    return Cookie(key=name, value=token or "", max_age=SESSION_TTL_S if token else 0,
-                  httponly=True, samesite="lax", secure=is_secure_context(request), path="/")
+    return Cookie(
+        key=name,
+        value=token or "",
+        max_age=SESSION_TTL_S if token else 0,
+        httponly=True,
+        samesite="lax",
+        secure=is_secure_context(request),
+        path="/",
+    )
 
 
 def _ua(request: Request[Any, Any, Any]) -> str:
@@ -38,34 +55,45 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/magic-link/send", status_code=HTTP_202_ACCEPTED,
-          responses=error_responses(400, 429, 503))
-    async def send_magic_link(self, request: Request[Any, Any, Any],
-                              data: JSONBody[MagicLinkSend]) -> MagicLinkSent:
+    @post(
+        "/magic-link/send", status_code=HTTP_202_ACCEPTED, responses=error_responses(400, 429, 503)
+    )
+    async def send_magic_link(
+        self, request: Request[Any, Any, Any], data: JSONBody[MagicLinkSend]
+    ) -> MagicLinkSent:
         """Email a sign-in link and code. Same answer whether or not the address is known."""
         await actions.check_send_login(platform_of(request), data.email, client_ip(request))
         return SENT
 
     @get("/magic-link/verify", responses=error_responses(400, 403, 429))
-    async def verify_link(self, request: Request[Any, Any, Any], token: FromQuery[str]) -> Response[Any]:
+    async def verify_link(
+        self, request: Request[Any, Any, Any], token: FromQuery[str]
+    ) -> Response[Any]:
         """Sign in from the emailed link, then redirect (HTML) to choose-guild or home."""
         try:
             outcome = await actions.check_verify_link(
-                platform_of(request), token, client_ip(request), _ua(request))
+                platform_of(request), token, client_ip(request), _ua(request)
+            )
         except ClientError as exc:
             if "text/html" in request.headers.get("accept", ""):
                 return Redirect(f"/login?error={exc.code}", status_code=303)
             raise
-        return Redirect(outcome.redirect, status_code=303,
-                        cookies=[session_cookie(request, outcome.session_token)])
+        return Redirect(
+            outcome.redirect,
+            status_code=303,
+            cookies=[session_cookie(request, outcome.session_token)],
+        )
 
-    @post("/magic-link/verify-otp", status_code=HTTP_200_OK,
-          responses=error_responses(400, 403, 429))
-    async def verify_otp(self, request: Request[Any, Any, Any],
-                         data: JSONBody[OtpVerify]) -> Response[LoginResult]:
+    @post(
+        "/magic-link/verify-otp", status_code=HTTP_200_OK, responses=error_responses(400, 403, 429)
+    )
+    async def verify_otp(
+        self, request: Request[Any, Any, Any], data: JSONBody[OtpVerify]
+    ) -> Response[LoginResult]:
         """Sign in with the 6-digit code; 5 wrong codes kill the pending code."""
         outcome = await actions.check_verify_otp(
-            platform_of(request), data.email, data.otp, client_ip(request), _ua(request))
+            platform_of(request), data.email, data.otp, client_ip(request), _ua(request)
+        )
         body = LoginResult(redirect=outcome.redirect, user=outcome.user.read())
         return Response(body, cookies=[session_cookie(request, outcome.session_token)])
 
@@ -74,8 +102,9 @@ class AuthController(Controller):
         """The signed-in user of this platform, or 401."""
         return require_user(request.user).read()
 
-    @post("/logout", status_code=HTTP_200_OK, guards=[login_required],
-          responses=error_responses(401))
+    @post(
+        "/logout", status_code=HTTP_200_OK, guards=[login_required], responses=error_responses(401)
+    )
     async def logout(self, request: Request[Any, Any, Any]) -> Response[LoggedOut]:
         """Revoke this session at once and clear the cookie."""
         await actions.do_logout(request.user)

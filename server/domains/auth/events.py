@@ -1,7 +1,8 @@
 """Auth realtime events and their builders."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
@@ -32,12 +33,15 @@ class SessionRevoked(msgspec.Struct, tag_field="type", tag="session.revoked"):
 
 
 def notify_welcome(user: WelcomeUser, platform: str, worker: str) -> None:
-    event = SessionWelcome(user=user, platform=platform, worker=worker,
-                           server_time=datetime.now(timezone.utc))
+    event = SessionWelcome(
+        user=user, platform=platform, worker=worker, server_time=datetime.now(UTC)
+    )
     emitter.queue(user_room(user.id), "session.welcome", event)
 
 
-def notify_revoked(user_id: int, reason: Literal["logout", "suspended"],
-                   session_id: str | None = None) -> None:
-    emitter.queue(user_room(user_id), "session.revoked",
-                  SessionRevoked(reason=reason, session_id=session_id))
+def notify_revoked(
+    user_id: int, reason: Literal["logout", "suspended"], session_id: str | None = None
+) -> None:
+    emitter.queue(
+        user_room(user_id), "session.revoked", SessionRevoked(reason=reason, session_id=session_id)
+    )

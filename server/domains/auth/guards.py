@@ -1,4 +1,5 @@
 """Role guards usable on any Litestar route (as guards) and any socket event (check_roles)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,8 +23,11 @@ def require_user(user: CurrentUser | None) -> CurrentUser:
 def check_roles(user: CurrentUser | None, allowed: frozenset[Role]) -> CurrentUser:
     user = require_user(user)
     if allowed and user.role not in allowed:
-        raise Forbidden("Your role does not allow this", code="role_required",
-                        details={"allowed": sorted(r.value for r in allowed)})
+        raise Forbidden(
+            "Your role does not allow this",
+            code="role_required",
+            details={"allowed": sorted(r.value for r in allowed)},
+        )
     return user
 
 

@@ -4,6 +4,7 @@ Litestar's JWT cookie backend has one cookie name per app and rejects anonymous 
 here the cookie name depends on the host and anonymous requests are allowed through
 (guards decide), so this small middleware sets scope["user"] itself.
 """
+
 from __future__ import annotations
 
 from litestar.datastructures import Headers
@@ -13,8 +14,15 @@ from server.domains.auth.queries import user_for_cookie_header
 from server.domains.platforms.queries import platform_for_host
 
 # Paths that never need a user: skip the session lookup.
-_ANONYMOUS_PREFIXES = ("/static/", "/vendor/", "/healthz", "/readyz", "/metrics", "/schema",
-                       "/webhooks/")
+_ANONYMOUS_PREFIXES = (
+    "/static/",
+    "/vendor/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/schema",
+    "/webhooks/",
+)
 
 
 def auth_middleware(app: ASGIApp) -> ASGIApp:

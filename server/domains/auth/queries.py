@@ -1,4 +1,5 @@
 """Auth reads: resolve a session cookie to the current user."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,9 +39,10 @@ async def user_for_token(token: str | None, platform: Platform) -> CurrentUser |
 # Piccolo join query cost more CPU than PostgreSQL's answer (profile of a busy chat server).
 _SESSION_USER = (
     "SELECT s.id AS session_id, u.id, u.platform, u.email, u.display_name, u.role, u.status, "
-    "u.primary_guild_id, u.created_at FROM sessions s JOIN users u ON u.id = s.\"user\" "
+    'u.primary_guild_id, u.created_at FROM sessions s JOIN users u ON u.id = s."user" '
     "WHERE s.id = {} AND s.platform = {} AND s.revoked_at IS NULL AND s.expires_at > now() "
-    "AND u.status = 'active'")
+    "AND u.status = 'active'"
+)
 
 
 async def user_for_session(session_id: uuid.UUID, platform: Platform) -> CurrentUser | None:
@@ -49,9 +51,14 @@ async def user_for_session(session_id: uuid.UUID, platform: Platform) -> Current
         return None
     row = rows[0]
     return CurrentUser(
-        id=row["id"], platform=row["platform"], email=row["email"],
-        display_name=row["display_name"], role=Role(row["role"]), status=row["status"],
-        primary_guild_id=row["primary_guild_id"], created_at=row["created_at"],
+        id=row["id"],
+        platform=row["platform"],
+        email=row["email"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        status=row["status"],
+        primary_guild_id=row["primary_guild_id"],
+        created_at=row["created_at"],
         session_id=str(row["session_id"]),
     )
 

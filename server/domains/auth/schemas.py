@@ -1,4 +1,5 @@
 """Auth request and response Structs."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -64,9 +65,16 @@ class CurrentUser(msgspec.Struct, frozen=True):
     session_id: str
 
     def read(self) -> UserRead:
-        return UserRead(id=self.id, platform=self.platform, email=self.email,
-                        display_name=self.display_name, role=self.role, status=self.status,
-                        primary_guild_id=self.primary_guild_id, created_at=self.created_at)
+        return UserRead(
+            id=self.id,
+            platform=self.platform,
+            email=self.email,
+            display_name=self.display_name,
+            role=self.role,
+            status=self.status,
+            primary_guild_id=self.primary_guild_id,
+            created_at=self.created_at,
+        )
 
 
 class LoggedOut(msgspec.Struct):

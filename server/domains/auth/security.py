@@ -1,4 +1,5 @@
 """Secrets for login: CSPRNG tokens and codes, their hashes, and the signed session token."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +10,8 @@ import time
 import jwt
 import msgspec
 
+from core.settings import get_settings
 from server.domains.auth.schemas import SessionClaims
-from server.settings import get_settings
 
 LOGIN_TTL_S = 15 * 60
 SESSION_TTL_S = 30 * 24 * 3600
@@ -47,8 +48,12 @@ def encode_session(session_id: str, platform: str, now: float | None = None) -> 
 
 def decode_session(token: str) -> SessionClaims | None:
     try:
-        raw = jwt.decode(token, get_settings().secret_key, algorithms=["HS256"],
-                         options={"require": ["sid", "plat", "exp", "iat"]})
+        raw = jwt.decode(
+            token,
+            get_settings().secret_key,
+            algorithms=["HS256"],
+            options={"require": ["sid", "plat", "exp", "iat"]},
+        )
         return msgspec.convert(raw, SessionClaims)
     except (jwt.PyJWTError, msgspec.ValidationError):
         return None

@@ -1,12 +1,13 @@
 """Refunds and disputes seen on charges, whoever started them (our refund flow, the Stripe
 dashboard, the card network). Amounts are re-read from Stripe and stored as totals, so a
 repeated or late event changes nothing."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from db.billing.tables import Invoice, Purchase
-from realtime.emitter import atomic
+from db.uow import atomic
 from server.domains.billing.stripe_api import client
 from server.jobs import enqueue
 
@@ -22,11 +23,16 @@ async def _resync_one_time(purchase_id: int) -> None:
     refund or a lost dispute ends it)."""
     from server.domains.billing.purchases import do_sync_payment_session
 
-    purchase = await Purchase.select(Purchase.stripe_subscription_id,
-                                     Purchase.stripe_checkout_session_id).where(
-        Purchase.id == purchase_id).first()
-    if purchase and not purchase["stripe_subscription_id"] and purchase[
-            "stripe_checkout_session_id"]:
+    purchase = (
+        await Purchase.select(Purchase.stripe_subscription_id, Purchase.stripe_checkout_session_id)
+        .where(Purchase.id == purchase_id)
+        .first()
+    )
+    if (
+        purchase
+        and not purchase["stripe_subscription_id"]
+        and purchase["stripe_checkout_session_id"]
+    ):
         await do_sync_payment_session(purchase["stripe_checkout_session_id"])
 
 
@@ -36,8 +42,9 @@ async def do_sync_charge_refunds(charge_id: str) -> int | None:
     if invoice is None:
         return None
     async with atomic():
-        await Invoice.update({Invoice.amount_refunded_cents: int(charge.get("amount_refunded") or 0)}
-                             ).where(Invoice.id == invoice["id"])
+        await Invoice.update(
+            {Invoice.amount_refunded_cents: int(charge.get("amount_refunded") or 0)}
+        ).where(Invoice.id == invoice["id"])
     await enqueue("tasks.ledger.sync_invoice", invoice["id"])  # claw the commission back
     if charge.get("refunded"):
         await _resync_one_time(invoice["purchase"])
@@ -61,13 +68,18 @@ async def do_sync_dispute(dispute_id: str) -> int | None:
     await enqueue("tasks.ledger.sync_invoice", invoice["id"])  # freeze, release or claw back
     if state == "lost":
         await _resync_one_time(invoice["purchase"])
-        purchase = await Purchase.select(Purchase.stripe_subscription_id).where(
-            Purchase.id == invoice["purchase"]).first()
+        purchase = (
+            await Purchase.select(Purchase.stripe_subscription_id)
+            .where(Purchase.id == invoice["purchase"])
+            .first()
+        )
         if purchase and purchase["stripe_subscription_id"]:
-            sub = (await client().v1.subscriptions.retrieve_async(
-                purchase["stripe_subscription_id"])).to_dict()
+            sub = (
+                await client().v1.subscriptions.retrieve_async(purchase["stripe_subscription_id"])
+            ).to_dict()
             if sub["status"] != "canceled":
                 await client().v1.subscriptions.cancel_async(
                     purchase["stripe_subscription_id"],
-                    options={"idempotency_key": f"dispute-lost-{dispute_id}"})
+                    options={"idempotency_key": f"dispute-lost-{dispute_id}"},
+                )
     return invoice["id"]

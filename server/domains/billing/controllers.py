@@ -1,4 +1,5 @@
 """Stripe webhook endpoint: verify the signature, store the event once, queue it, answer 2xx."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -7,15 +8,13 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from server.domains.auth.guards import login_required
-from server.domains.auth.guards import roles
+from server.domains.auth.guards import login_required, roles
 from server.domains.auth.schemas import Role
 from server.domains.billing import queries, receipts, refunds, webhooks
-from server.domains.billing.schemas import AccessRead, PurchaseRead
 from server.domains.billing.checkout import CheckoutStarted, check_start_checkout
+from server.domains.billing.schemas import AccessRead, PurchaseRead, WebhookAck
 from server.domains.tracking.actions import check_claim
 from server.domains.tracking.cookie import COOKIE_NAME as REF_COOKIE
-from server.domains.billing.schemas import WebhookAck
 from server.errors import error_responses
 
 
@@ -35,7 +34,7 @@ class StripeWebhookController(Controller):
 
 
 class CheckoutRequest(msgspec.Struct, forbid_unknown_fields=True):
-    buttonKey: str = msgspec.field(name="buttonKey")  # noqa: N815 -- the public API's name
+    buttonKey: str = msgspec.field(name="buttonKey")
 
 
 class CheckoutController(Controller):
@@ -44,8 +43,9 @@ class CheckoutController(Controller):
     guards = [login_required]
 
     @post("/checkout", status_code=200, responses=error_responses(400, 401, 404, 503))
-    async def checkout(self, request: Request[Any, Any, Any],
-                       data: JSONBody[CheckoutRequest]) -> CheckoutStarted:
+    async def checkout(
+        self, request: Request[Any, Any, Any], data: JSONBody[CheckoutRequest]
+    ) -> CheckoutStarted:
         """Start Stripe Checkout for a payment button; answers the URL to redirect to."""
         await check_claim(request.user, request.cookies.get(REF_COOKIE))  # referral -> attribution
         return await check_start_checkout(request.user, data.buttonKey)
@@ -62,21 +62,31 @@ class PurchaseController(Controller):
         return await queries.list_purchases(request.user)
 
     @get("/{purchase_id:int}", responses=error_responses(401, 404))
-    async def get_purchase(self, request: Request[Any, Any, Any],
-                           purchase_id: FromPath[int]) -> PurchaseRead:
+    async def get_purchase(
+        self, request: Request[Any, Any, Any], purchase_id: FromPath[int]
+    ) -> PurchaseRead:
         """One of my purchases with its invoices (and their receipt links)."""
         return await queries.access_purchase(request.user, purchase_id)
 
-    @get("/{purchase_id:int}/invoices/{invoice_id:int}/receipt.pdf", media_type="application/pdf",
-         responses=error_responses(401, 404, 409))
-    async def receipt_pdf(self, request: Request[Any, Any, Any], purchase_id: FromPath[int],
-                          invoice_id: FromPath[int]) -> Response[bytes]:
+    @get(
+        "/{purchase_id:int}/invoices/{invoice_id:int}/receipt.pdf",
+        media_type="application/pdf",
+        responses=error_responses(401, 404, 409),
+    )
+    async def receipt_pdf(
+        self, request: Request[Any, Any, Any], purchase_id: FromPath[int], invoice_id: FromPath[int]
+    ) -> Response[bytes]:
         """The PDF receipt of a paid invoice of my purchase."""
         row = await receipts.access_receipt(request.user, purchase_id, invoice_id)
         name = receipts.receipt_number(row["platform"], row["id"])
-        return Response(receipts.render_receipt(row), media_type="application/pdf", headers={
-            "content-disposition": f'inline; filename="receipt-{name}.pdf"',
-            "cache-control": "private, no-store"})
+        return Response(
+            receipts.render_receipt(row),
+            media_type="application/pdf",
+            headers={
+                "content-disposition": f'inline; filename="receipt-{name}.pdf"',
+                "cache-control": "private, no-store",
+            },
+        )
 
 
 class AccessController(Controller):
@@ -85,13 +95,16 @@ class AccessController(Controller):
     guards = [login_required]
 
     @get("/products/{product_id:int}/access", responses=error_responses(401, 404))
-    async def product_access(self, request: Request[Any, Any, Any],
-                             product_id: FromPath[int]) -> AccessRead:
+    async def product_access(
+        self, request: Request[Any, Any, Any], product_id: FromPath[int]
+    ) -> AccessRead:
         """Whether my purchases give me access to this product now, and until when."""
         return await queries.product_access(request.user, product_id)
 
     @get("/guilds/{slug:str}/access", responses=error_responses(401, 404))
-    async def guild_access(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> AccessRead:
+    async def guild_access(
+        self, request: Request[Any, Any, Any], slug: FromPath[str]
+    ) -> AccessRead:
         """Whether my purchases give me paid access to this guild now, and until when."""
         return await queries.guild_access(request.user, slug)
 
@@ -111,8 +124,9 @@ class RefundController(Controller):
     guards = [login_required]
 
     @post("/request", status_code=201, responses=error_responses(400, 401, 404, 409))
-    async def request_refund(self, request: Request[Any, Any, Any],
-                             data: JSONBody[RefundAsk]) -> refunds.RefundRead:
+    async def request_refund(
+        self, request: Request[Any, Any, Any], data: JSONBody[RefundAsk]
+    ) -> refunds.RefundRead:
         """Ask for a refund of a purchase's latest payment (within 14 days)."""
         return await refunds.check_request_refund(request.user, data.purchase_id, data.reason)
 
@@ -127,20 +141,31 @@ class OwnerRefundController(Controller):
     guards = [roles(Role.OWNER, Role.ADMIN)]
 
     @get("/", responses=error_responses(401, 403))
-    async def list_refunds(self, request: Request[Any, Any, Any],
-                           status: FromQuery[Literal["pending", "approved", "rejected"] | None] = None
-                           ) -> list[refunds.RefundRead]:
+    async def list_refunds(
+        self,
+        request: Request[Any, Any, Any],
+        status: FromQuery[Literal["pending", "approved", "rejected"] | None] = None,
+    ) -> list[refunds.RefundRead]:
         return await refunds.list_for_owner(request.user, status)
 
-    @post("/{request_id:int}/approve", status_code=200, responses=error_responses(401, 403, 404, 409))
-    async def approve(self, request: Request[Any, Any, Any],
-                      request_id: FromPath[int]) -> refunds.RefundRead:
+    @post(
+        "/{request_id:int}/approve", status_code=200, responses=error_responses(401, 403, 404, 409)
+    )
+    async def approve(
+        self, request: Request[Any, Any, Any], request_id: FromPath[int]
+    ) -> refunds.RefundRead:
         """Refund through Stripe (idempotent) and cancel the subscription; access ends."""
         return await refunds.check_approve(request.user, request_id)
 
-    @post("/{request_id:int}/reject", status_code=200, responses=error_responses(401, 403, 404, 409))
-    async def reject(self, request: Request[Any, Any, Any], request_id: FromPath[int],
-                     data: JSONBody[RefundDecision]) -> refunds.RefundRead:
+    @post(
+        "/{request_id:int}/reject", status_code=200, responses=error_responses(401, 403, 404, 409)
+    )
+    async def reject(
+        self,
+        request: Request[Any, Any, Any],
+        request_id: FromPath[int],
+        data: JSONBody[RefundDecision],
+    ) -> refunds.RefundRead:
         return await refunds.check_reject(request.user, request_id, data.reason)
 
 
@@ -155,11 +180,14 @@ class CheckoutStatusController(Controller):
     guards = [login_required]
 
     @get("/checkout-status", responses=error_responses(400, 401))
-    async def checkout_status(self, request: Request[Any, Any, Any],
-                              session_id: Annotated[str, QueryParameter(min_length=1, max_length=255)]
-                              ) -> CheckoutStatus:
+    async def checkout_status(
+        self,
+        request: Request[Any, Any, Any],
+        session_id: Annotated[str, QueryParameter(min_length=1, max_length=255)],
+    ) -> CheckoutStatus:
         """Whether this session's payment is confirmed (read once when the page's socket
         connects, so a push sent before it connected is not missed)."""
         found = await queries.purchase_for_session(request.user, session_id)
-        return CheckoutStatus(confirmed=found is not None,
-                              guild_slug=found["guild_slug"] if found else None)
+        return CheckoutStatus(
+            confirmed=found is not None, guild_slug=found["guild_slug"] if found else None
+        )

@@ -1,4 +1,5 @@
 """Billing realtime events to the buyer: live payment confirmation, end of paid access."""
+
 from __future__ import annotations
 
 import msgspec

@@ -1,4 +1,5 @@
 """One small handler per Stripe event type; each re-reads Stripe and converges (see purchases)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,11 @@ async def on_checkout_completed(event: dict[str, Any]) -> None:
         await invoices.do_record_invoice(session["invoice"], session["id"])
 
 
-@handles("customer.subscription.created", "customer.subscription.updated",
-         "customer.subscription.deleted")
+@handles(
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+)
 async def on_subscription_changed(event: dict[str, Any]) -> None:
     await purchases.do_sync_subscription(_object(event)["id"])
 
@@ -34,7 +38,8 @@ async def on_invoice(event: dict[str, Any]) -> None:
     invoice = _object(event)
     parent = invoice.get("parent") or {}
     sub_id = (parent.get("subscription_details") or {}).get("subscription") or invoice.get(
-        "subscription")
+        "subscription"
+    )
     if sub_id:
         await purchases.do_sync_subscription(sub_id)
         await invoices.do_record_invoice(invoice["id"])

@@ -4,26 +4,37 @@ Re-reading the current object (instead of trusting the event's snapshot) makes t
 the repetition of webhooks irrelevant: whatever arrives, the row ends as Stripe is now.
 Access to the community is decided here, and only here, from the purchase status.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from db.billing.tables import Plan, Purchase
 from db.guilds.tables import GuildMember
-from realtime.emitter import atomic
+from db.uow import atomic
 from server.domains.billing.events import (
-    AccessEnded, PaymentSucceeded, notify_access_ended, notify_payment_succeeded,
+    AccessEnded,
+    PaymentSucceeded,
+    notify_access_ended,
+    notify_payment_succeeded,
 )
 from server.domains.billing.stripe_api import client
 from server.domains.tracking.actions import do_attribute_purchase
 
-STATUS = {"trialing": "TRIAL", "active": "ACTIVE", "past_due": "PAST_DUE", "unpaid": "PAST_DUE",
-          "incomplete": "PAST_DUE", "canceled": "EXPIRED", "incomplete_expired": "EXPIRED",
-          "paused": "EXPIRED"}
+STATUS = {
+    "trialing": "TRIAL",
+    "active": "ACTIVE",
+    "past_due": "PAST_DUE",
+    "unpaid": "PAST_DUE",
+    "incomplete": "PAST_DUE",
+    "canceled": "EXPIRED",
+    "incomplete_expired": "EXPIRED",
+    "paused": "EXPIRED",
+}
 GRANTING = ("TRIAL", "ACTIVE", "PAST_DUE")
 # A failed renewal keeps access this long after the first failure, while Stripe retries.
 GRACE_DAYS = 7
@@ -31,7 +42,7 @@ GRACE = timedelta(days=GRACE_DAYS)
 
 
 def _ts(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value, timezone.utc) if value else None
+    return datetime.fromtimestamp(value, UTC) if value else None
 
 
 def _period_end(sub: Any) -> datetime | None:
@@ -80,7 +91,7 @@ def purchase_access(p: Mapping[str, Any], now: datetime) -> AccessState:
 def decide_access(rows: Iterable[Mapping[str, Any]], now: datetime | None = None) -> AccessState:
     """Over all of a user's purchases of one product or guild (newest first): the granting one
     that lasts longest wins; without one, the newest purchase says why there is no access."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     states = [purchase_access(p, now) for p in rows]
     granting = [s for s in states if s.has_access]
     if granting:
@@ -92,18 +103,25 @@ def decide_access(rows: Iterable[Mapping[str, Any]], now: datetime | None = None
 GRANTED_SQL = (
     "(q.status IN ('TRIAL', 'ACTIVE') OR (q.status = 'PAST_DUE' AND (q.past_due_since IS NULL "
     "OR q.past_due_since > {cutoff})) OR (q.status = 'CANCELLED' AND (q.current_period_end IS "
-    "NULL OR q.current_period_end > {now})))")
+    "NULL OR q.current_period_end > {now})))"
+)
 
 
-async def access_rows(user_id: int, *, product_id: int | None = None,
-                      guild_id: int | None = None) -> list[dict[str, Any]]:
+async def access_rows(
+    user_id: int, *, product_id: int | None = None, guild_id: int | None = None
+) -> list[dict[str, Any]]:
     """The user's purchases of a product or for a guild, newest first."""
     where = Purchase.user == user_id
-    where &= (Purchase.product == product_id) if product_id is not None else (
-        Purchase.guild == guild_id)
-    return await Purchase.select(
-        Purchase.id, Purchase.status, Purchase.current_period_end, Purchase.past_due_since
-    ).where(where).order_by(Purchase.id, ascending=False)
+    where &= (
+        (Purchase.product == product_id) if product_id is not None else (Purchase.guild == guild_id)
+    )
+    return (
+        await Purchase.select(
+            Purchase.id, Purchase.status, Purchase.current_period_end, Purchase.past_due_since
+        )
+        .where(where)
+        .order_by(Purchase.id, ascending=False)
+    )
 
 
 async def do_sync_subscription(subscription_id: str, session_id: str | None = None) -> int | None:
@@ -112,9 +130,15 @@ async def do_sync_subscription(subscription_id: str, session_id: str | None = No
     meta = sub.get("metadata") or {}
     if "plan_id" not in meta or "user_id" not in meta:
         return None  # not one of ours (another integration on the same account)
-    purchase_id = await _upsert(int(meta["user_id"]), int(meta["plan_id"]), status_of(sub),
-                                _period_end(sub), bool(sub.get("cancel_at_period_end")),
-                                subscription_id=subscription_id, session_id=session_id)
+    purchase_id = await _upsert(
+        int(meta["user_id"]),
+        int(meta["plan_id"]),
+        status_of(sub),
+        _period_end(sub),
+        bool(sub.get("cancel_at_period_end")),
+        subscription_id=subscription_id,
+        session_id=session_id,
+    )
     await do_attribute_purchase(purchase_id, meta)  # the affiliate fixed at checkout, if any
     return purchase_id
 
@@ -128,8 +152,15 @@ async def do_sync_payment_session(session_id: str) -> int | None:
     if session.get("payment_status") != "paid":
         return None  # delayed payment methods: wait for async_payment_succeeded
     status = await _payment_status(session.get("payment_intent"))
-    purchase_id = await _upsert(int(meta["user_id"]), int(meta["plan_id"]), status, None, False,
-                                subscription_id=None, session_id=session_id)
+    purchase_id = await _upsert(
+        int(meta["user_id"]),
+        int(meta["plan_id"]),
+        status,
+        None,
+        False,
+        subscription_id=None,
+        session_id=session_id,
+    )
     await do_attribute_purchase(purchase_id, meta)
     return purchase_id
 
@@ -144,21 +175,32 @@ async def _payment_status(pi_id: str | None) -> str:
             return "EXPIRED"
         if charge.get("disputed"):
             disputes = await client().v1.disputes.list_async(
-                params={"charge": charge["id"], "limit": 10})
+                params={"charge": charge["id"], "limit": 10}
+            )
             if any(d.status == "lost" for d in disputes.data):
                 return "EXPIRED"
     return "ACTIVE"
 
 
-async def _upsert(user_id: int, plan_id: int, status: str, period_end: datetime | None,
-                  cancel_at_end: bool, *, subscription_id: str | None,
-                  session_id: str | None) -> int:
-    plan = await Plan.select(Plan.id, Plan.product, Plan.product.guild.as_alias("guild")).where(
-        Plan.id == plan_id).first()
+async def _upsert(
+    user_id: int,
+    plan_id: int,
+    status: str,
+    period_end: datetime | None,
+    cancel_at_end: bool,
+    *,
+    subscription_id: str | None,
+    session_id: str | None,
+) -> int:
+    plan = (
+        await Plan.select(Plan.id, Plan.product, Plan.product.guild.as_alias("guild"))
+        .where(Plan.id == plan_id)
+        .first()
+    )
     key_col = "stripe_subscription_id" if subscription_id else "stripe_checkout_session_id"
     async with atomic():
         rows = await Purchase.raw(
-            f"INSERT INTO purchases (\"user\", product, plan, guild, stripe_checkout_session_id, "
+            f'INSERT INTO purchases ("user", product, plan, guild, stripe_checkout_session_id, '
             f"stripe_subscription_id, status, current_period_end, cancel_at_period_end, "
             f"past_due_since, created_at, updated_at) VALUES ({{}}, {{}}, {{}}, {{}}, {{}}, {{}}, "
             f"{{}}, {{}}, {{}}, CASE WHEN {{}} = 'PAST_DUE' THEN now() END, now(), now()) "
@@ -170,14 +212,31 @@ async def _upsert(user_id: int, plan_id: int, status: str, period_end: datetime 
             f"EXCLUDED.cancel_at_period_end, stripe_checkout_session_id = COALESCE("
             f"purchases.stripe_checkout_session_id, EXCLUDED.stripe_checkout_session_id), "
             f"updated_at = now() RETURNING id, (xmax = 0) AS inserted, status",
-            user_id, plan["product"], plan_id, plan["guild"], session_id, subscription_id,
-            status, period_end, cancel_at_end, status)
+            user_id,
+            plan["product"],
+            plan_id,
+            plan["guild"],
+            session_id,
+            subscription_id,
+            status,
+            period_end,
+            cancel_at_end,
+            status,
+        )
         purchase = rows[0]
         await _apply_access(user_id, plan["guild"])
         if purchase["inserted"] and grants_access(status):
-            notify_payment_succeeded(user_id, PaymentSucceeded(
-                purchase_id=purchase["id"], plan_id=plan_id, product_id=plan["product"],
-                guild_id=plan["guild"], status=status, checkout_session_id=session_id))
+            notify_payment_succeeded(
+                user_id,
+                PaymentSucceeded(
+                    purchase_id=purchase["id"],
+                    plan_id=plan_id,
+                    product_id=plan["product"],
+                    guild_id=plan["guild"],
+                    status=status,
+                    checkout_session_id=session_id,
+                ),
+            )
     return purchase["id"]
 
 
@@ -187,29 +246,38 @@ async def _apply_access(user_id: int, guild_id: int | None) -> None:
         return
     if decide_access(await access_rows(user_id, guild_id=guild_id)).has_access:
         await GuildMember.raw(
-            "INSERT INTO guild_members (guild, \"user\", role, joined_at, paid_access) "
+            'INSERT INTO guild_members (guild, "user", role, joined_at, paid_access) '
             "VALUES ({}, {}, 'member', now(), true) ON CONFLICT (guild, \"user\") "
-            "DO UPDATE SET paid_access = true", guild_id, user_id)
+            "DO UPDATE SET paid_access = true",
+            guild_id,
+            user_id,
+        )
     else:
         await GuildMember.update({GuildMember.paid_access: False}).where(
-            (GuildMember.guild == guild_id) & (GuildMember.user == user_id))
+            (GuildMember.guild == guild_id) & (GuildMember.user == user_id)
+        )
 
 
 async def do_end_lapsed_grace(now: datetime | None = None) -> int:
     """Hourly: end the paid access of purchases PAST_DUE for longer than the grace, unless
     another purchase of the same guild still grants it. A second run finds nothing to do."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cutoff = now - GRACE
     async with atomic():
         rows = await GuildMember.raw(
-            "WITH lapsed AS (SELECT DISTINCT p.\"user\", p.guild FROM purchases p "
+            'WITH lapsed AS (SELECT DISTINCT p."user", p.guild FROM purchases p '
             "WHERE p.status = 'PAST_DUE' AND p.guild IS NOT NULL AND p.past_due_since <= {}) "
             "UPDATE guild_members gm SET paid_access = false FROM lapsed l "
-            "WHERE gm.guild = l.guild AND gm.\"user\" = l.\"user\" AND gm.paid_access "
-            "AND NOT EXISTS (SELECT 1 FROM purchases q WHERE q.\"user\" = l.\"user\" "
+            'WHERE gm.guild = l.guild AND gm."user" = l."user" AND gm.paid_access '
+            'AND NOT EXISTS (SELECT 1 FROM purchases q WHERE q."user" = l."user" '
             "AND q.guild = l.guild AND " + GRANTED_SQL.format(cutoff="{}", now="{}") + ") "
-            "RETURNING gm.guild, gm.\"user\"", cutoff, cutoff, now)
+            'RETURNING gm.guild, gm."user"',
+            cutoff,
+            cutoff,
+            now,
+        )
         for row in rows:
-            notify_access_ended(row["user"], AccessEnded(guild_id=row["guild"],
-                                                         reason="payment_grace_ended"))
+            notify_access_ended(
+                row["user"], AccessEnded(guild_id=row["guild"], reason="payment_grace_ended")
+            )
     return len(rows)

@@ -1,4 +1,5 @@
 """PDF receipts of paid invoices, for their buyer only (built on request, never stored)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,10 +14,11 @@ from server.domains.platforms.queries import Platform, branding
 from server.errors import Conflict, NotFound
 
 _SELECT = (
-    "SELECT i.*, p.\"user\" AS user_id, u.email, u.platform, pr.name AS product, "
+    'SELECT i.*, p."user" AS user_id, u.email, u.platform, pr.name AS product, '
     "pl.name AS plan FROM invoices i JOIN purchases p ON p.id = i.purchase "
-    "JOIN users u ON u.id = p.\"user\" JOIN products pr ON pr.id = p.product "
-    "JOIN plans pl ON pl.id = p.plan ")
+    'JOIN users u ON u.id = p."user" JOIN products pr ON pr.id = p.product '
+    "JOIN plans pl ON pl.id = p.plan "
+)
 
 
 def receipt_number(platform: str, invoice_id: int) -> str:
@@ -30,8 +32,12 @@ def receipt_path(purchase_id: int, invoice_id: int) -> str:
 
 async def access_receipt(user: CurrentUser, purchase_id: int, invoice_id: int) -> dict[str, Any]:
     """The buyer's own paid invoice; anyone else's is simply not found."""
-    rows = await Invoice.raw(_SELECT + "WHERE i.id = {} AND i.purchase = {} AND p.\"user\" = {}",
-                             invoice_id, purchase_id, user.id)
+    rows = await Invoice.raw(
+        _SELECT + 'WHERE i.id = {} AND i.purchase = {} AND p."user" = {}',
+        invoice_id,
+        purchase_id,
+        user.id,
+    )
     if not rows:
         raise NotFound("No such invoice", code="invoice_not_found")
     if rows[0]["status"] != "paid" or rows[0]["paid_at"] is None:
@@ -39,8 +45,18 @@ async def access_receipt(user: CurrentUser, purchase_id: int, invoice_id: int) -
     return rows[0]
 
 
-_PLAIN = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'",
-                        "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u20ac": "EUR"})
+_PLAIN = str.maketrans(
+    {
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+        "\u20ac": "EUR",
+    }
+)
 
 
 def _latin1(text: str) -> str:
@@ -78,6 +94,12 @@ def render_receipt(row: dict[str, Any]) -> bytes:
     _line(pdf, "Invoice reference", row["stripe_invoice_id"])
     pdf.ln(6)
     pdf.set_font("Helvetica", "", 9)
-    pdf.multi_cell(0, 5, _latin1(f"Paid by card through Stripe. Your purchases, receipts and "
-                                 f"refund requests are in your {brand.name} account."))
+    pdf.multi_cell(
+        0,
+        5,
+        _latin1(
+            f"Paid by card through Stripe. Your purchases, receipts and "
+            f"refund requests are in your {brand.name} account."
+        ),
+    )
     return bytes(pdf.output())

@@ -3,6 +3,7 @@
 Events are stored by their Stripe id exactly as webhooks store them, so an event that did
 arrive is skipped and one that did not is processed like any other.
 """
+
 from __future__ import annotations
 
 import json

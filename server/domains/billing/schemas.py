@@ -1,4 +1,5 @@
 """Billing Structs."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,11 +1,12 @@
 """The one place the official stripe library is configured: real Stripe or the local emulator."""
+
 from __future__ import annotations
 
 from functools import lru_cache
 
 import stripe
 
-from server.settings import get_settings
+from core.settings import get_settings
 
 
 @lru_cache(maxsize=1)
@@ -14,8 +15,11 @@ def client() -> stripe.StripeClient:
     # httpx serves both the sync and the async methods (`*_async`) used from the event loop.
     http = stripe.HTTPXClient()
     if settings.stripe_api_base:
-        return stripe.StripeClient(settings.stripe_api_key, http_client=http,
-                                   base_addresses={"api": settings.stripe_api_base})
+        return stripe.StripeClient(
+            settings.stripe_api_key,
+            http_client=http,
+            base_addresses={"api": settings.stripe_api_base},
+        )
     return stripe.StripeClient(settings.stripe_api_key, http_client=http)
 
 

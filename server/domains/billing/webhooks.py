@@ -6,6 +6,7 @@ acknowledged without doing anything twice. The stored
 row is the queue: a Celery task drains 'received' rows in batches, claiming them first, so a
 redelivered task or a second drain finds them taken.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,12 +19,12 @@ import msgspec
 import stripe
 import structlog
 
+from core.redis import get_redis
+from core.settings import get_settings
 from db.billing.tables import StripeEvent
 from server.domains.billing.stripe_api import verify_signature
 from server.errors import ClientError
 from server.jobs import Unavailable, enqueue
-from server.redis import get_redis
-from server.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -98,15 +99,20 @@ _INSERT_MANY = (
     "attempts, last_error, received_at) SELECT u.stripe_id, u.type, u.livemode, u.created, "
     "u.payload::jsonb, 'received', 0, '', now() FROM unnest({}::text[], {}::text[], {}::text[], "
     "{}::int[], {}::text[]) AS u(stripe_id, type, livemode, created, payload) "
-    "ON CONFLICT (stripe_id) DO NOTHING RETURNING stripe_id")
+    "ON CONFLICT (stripe_id) DO NOTHING RETURNING stripe_id"
+)
 
 
 async def _insert_many(items: list[tuple[_EventLike, bytes]]) -> set[str]:
     """One statement (and one commit) for many events; the Stripe ids that were new."""
     rows = await StripeEvent.raw(
-        _INSERT_MANY, [e.id for e, _ in items], [e.type for e, _ in items],
-        [str(bool(e.livemode)).lower() for e, _ in items], [int(e.created) for e, _ in items],
-        [p.decode("utf-8") for _, p in items])
+        _INSERT_MANY,
+        [e.id for e, _ in items],
+        [e.type for e, _ in items],
+        [str(bool(e.livemode)).lower() for e, _ in items],
+        [int(e.created) for e, _ in items],
+        [p.decode("utf-8") for _, p in items],
+    )
     return {r["stripe_id"] for r in rows}
 
 
@@ -141,8 +147,8 @@ class Intake:
     async def _flush(self) -> None:
         try:
             while self._waiting:
-                batch = self._waiting[:self.MAX_BATCH]
-                del self._waiting[:self.MAX_BATCH]
+                batch = self._waiting[: self.MAX_BATCH]
+                del self._waiting[: self.MAX_BATCH]
                 await self._store(batch)
         finally:
             self._busy = False
@@ -155,8 +161,11 @@ class Intake:
         except Exception as exc:
             # A 503 makes Stripe retry; a row already stored then comes back as a duplicate.
             log.exception("stripe events not accepted", count=len(batch))
-            error = exc if isinstance(exc, Unavailable) else Unavailable(
-                "Could not store the event, try again shortly")
+            error = (
+                exc
+                if isinstance(exc, Unavailable)
+                else Unavailable("Could not store the event, try again shortly")
+            )
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)
@@ -196,14 +205,21 @@ async def _claim(stripe_id: str) -> dict[str, Any] | None:
         "UPDATE stripe_events SET status = 'processing', attempts = attempts + 1, "
         "claimed_at = now() WHERE stripe_id = {} AND (status IN ('received', 'failed') "
         "OR (status = 'processing' AND claimed_at < (now() - {}::interval))) "
-        "RETURNING id, stripe_id, type, payload", stripe_id, LEASE)
+        "RETURNING id, stripe_id, type, payload",
+        stripe_id,
+        LEASE,
+    )
     return rows[0] if rows else None
 
 
 async def _finish(stripe_id: str, status: str, error: str = "") -> None:
     await StripeEvent.raw(
         "UPDATE stripe_events SET status = {}, last_error = {}, processed_at = now() "
-        "WHERE stripe_id = {}", status, error[:2000], stripe_id)
+        "WHERE stripe_id = {}",
+        status,
+        error[:2000],
+        stripe_id,
+    )
 
 
 async def _execute(row: dict[str, Any]) -> str:
@@ -240,7 +256,10 @@ async def _claim_batch(limit: int) -> list[dict[str, Any]]:
         "UPDATE stripe_events SET status = 'processing', attempts = attempts + 1, "
         "claimed_at = now() WHERE id IN (SELECT id FROM stripe_events WHERE status = 'received' "
         "OR (status = 'processing' AND claimed_at < (now() - {}::interval)) ORDER BY id "
-        "LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id, stripe_id, type, payload", LEASE, limit)
+        "LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id, stripe_id, type, payload",
+        LEASE,
+        limit,
+    )
     return sorted(rows, key=lambda r: r["id"])
 
 
@@ -257,7 +276,9 @@ async def _run_batch(rows: list[dict[str, Any]]) -> None:
     if ignored:  # no handler, no side effect: one UPDATE for all of them
         await StripeEvent.raw(
             "UPDATE stripe_events SET status = 'ignored', last_error = '', processed_at = now() "
-            "WHERE id = ANY({}::int[])", ignored)
+            "WHERE id = ANY({}::int[])",
+            ignored,
+        )
     for row in rows:
         if row["type"] in HANDLERS:
             await _handle(row)

@@ -1,8 +1,9 @@
 """Catalog writes. Rows are stored first; a worker mirrors them to Stripe (idempotently)."""
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -10,13 +11,20 @@ import msgspec
 
 from db.billing.tables import PaymentButton, Plan, Product
 from db.guilds.tables import Guild
-from realtime.emitter import atomic
+from db.uow import atomic
 from server.domains.affiliates import ledger
 from server.domains.auth.schemas import CurrentUser
 from server.domains.catalog import queries
 from server.domains.catalog.schemas import (
-    ButtonCreate, ButtonRead, ButtonUpdate, PlanCreate, PlanRead, PlanUpdate, ProductCreate,
-    ProductRead, ProductUpdate,
+    ButtonCreate,
+    ButtonRead,
+    ButtonUpdate,
+    PlanCreate,
+    PlanRead,
+    PlanUpdate,
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
 )
 from server.errors import ClientError, Conflict, NotFound
 from server.jobs import enqueue
@@ -32,24 +40,36 @@ async def _sync(kind: str, row_id: int) -> None:
 
 async def check_create_product(user: CurrentUser, data: ProductCreate) -> ProductRead:
     if data.guild_id is not None and not await Guild.exists().where(
-            (Guild.id == data.guild_id) & (Guild.platform == user.platform)):
+        (Guild.id == data.guild_id) & (Guild.platform == user.platform)
+    ):
         raise NotFound("No such community", code="guild_not_found", details={"field": "guild_id"})
     async with atomic():
-        rows = await Product.insert(Product(
-            platform=user.platform, guild=data.guild_id, name=data.name,
-            description=data.description, active=data.active)).returning(*Product.all_columns())
+        rows = await Product.insert(
+            Product(
+                platform=user.platform,
+                guild=data.guild_id,
+                name=data.name,
+                description=data.description,
+                active=data.active,
+            )
+        ).returning(*Product.all_columns())
     await _sync("product", rows[0]["id"])
     return queries.product_read(rows[0])
 
 
-async def check_update_product(user: CurrentUser, product_id: int, data: ProductUpdate) -> ProductRead:
+async def check_update_product(
+    user: CurrentUser, product_id: int, data: ProductUpdate
+) -> ProductRead:
     current = await queries.access_product(user, product_id)
     changes = _changes(data)
     if not changes:
         return queries.product_read(current)
     async with atomic():
-        rows = await Product.update({**changes, "updated_at": datetime.now(timezone.utc)}).where(
-            Product.id == product_id).returning(*Product.all_columns())
+        rows = (
+            await Product.update({**changes, "updated_at": datetime.now(UTC)})
+            .where(Product.id == product_id)
+            .returning(*Product.all_columns())
+        )
     await _sync("product", product_id)
     return queries.product_read(rows[0])
 
@@ -66,7 +86,8 @@ def _commission_percent(currency: str, percent: int | None) -> int:
         raise ClientError(
             f"Affiliate commissions are paid in {ledger.CURRENCY.upper()}: a plan priced in "
             f"{currency.upper()} cannot carry one (set commission_percent to 0).",
-            code="commission_currency")
+            code="commission_currency",
+        )
     return 0
 
 
@@ -74,11 +95,18 @@ async def check_create_plan(user: CurrentUser, data: PlanCreate) -> PlanRead:
     await queries.access_product(user, data.product_id)
     percent = _commission_percent(data.currency, data.commission_percent)
     async with atomic():
-        rows = await Plan.insert(Plan(
-            product=data.product_id, name=data.name, price_cents=data.price_cents,
-            currency=data.currency, interval=data.interval.value, trial_days=data.trial_days,
-            commission_percent=percent, active=data.active,
-        )).returning(*Plan.all_columns())
+        rows = await Plan.insert(
+            Plan(
+                product=data.product_id,
+                name=data.name,
+                price_cents=data.price_cents,
+                currency=data.currency,
+                interval=data.interval.value,
+                trial_days=data.trial_days,
+                commission_percent=percent,
+                active=data.active,
+            )
+        ).returning(*Plan.all_columns())
     await _sync("plan", rows[0]["id"])
     return queries.plan_read(rows[0])
 
@@ -102,15 +130,23 @@ async def check_create_button(user: CurrentUser, data: ButtonCreate) -> ButtonRe
     key = data.button_key or secrets.token_urlsafe(12)
     try:
         async with atomic():
-            rows = await PaymentButton.insert(PaymentButton(
-                button_key=key, product=plan["product"], plan=plan["id"],
-                display_name=data.display_name, description=data.description,
-                cta_text=data.cta_text, success_url=data.success_url,
-                cancel_url=data.cancel_url, active=data.active,
-            )).returning(*PaymentButton.all_columns())
+            rows = await PaymentButton.insert(
+                PaymentButton(
+                    button_key=key,
+                    product=plan["product"],
+                    plan=plan["id"],
+                    display_name=data.display_name,
+                    description=data.description,
+                    cta_text=data.cta_text,
+                    success_url=data.success_url,
+                    cancel_url=data.cancel_url,
+                    active=data.active,
+                )
+            ).returning(*PaymentButton.all_columns())
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict("This button key is taken", code="button_key_taken",
-                       details={"field": "button_key"}) from exc
+        raise Conflict(
+            "This button key is taken", code="button_key_taken", details={"field": "button_key"}
+        ) from exc
     return queries.button_read(rows[0], user.platform)
 
 
@@ -120,6 +156,9 @@ async def check_update_button(user: CurrentUser, button_id: int, data: ButtonUpd
     if not changes:
         return queries.button_read(current, user.platform)
     async with atomic():
-        rows = await PaymentButton.update(changes).where(
-            PaymentButton.id == button_id).returning(*PaymentButton.all_columns())
+        rows = (
+            await PaymentButton.update(changes)
+            .where(PaymentButton.id == button_id)
+            .returning(*PaymentButton.all_columns())
+        )
     return queries.button_read(rows[0], user.platform)

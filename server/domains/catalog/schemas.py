@@ -1,4 +1,5 @@
 """Catalog Structs: X (read), XCreate, XUpdate (UNSET = leave as is)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,31 +4,39 @@ A message's seq comes from `UPDATE <stream> SET last_seq = last_seq + 1` in the 
 transaction as its INSERT: the row lock orders concurrent senders and a rollback returns the
 number, so every stream is numbered 1, 2, 3 ... with no gap. Events leave after commit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from core.redis import get_redis
 from db.chat.tables import DmConversation, Message, Reaction, UserBlock
 from db.guilds.tables import AuditLog, GuildMember
-from realtime.emitter import after_write, atomic
+from db.uow import after_write, atomic
 from realtime.rooms import channel_room, guild_room
 from server.domains.auth.schemas import CurrentUser
 from server.domains.chat import events, queries
 from server.domains.chat.events import Stream
 from server.domains.chat.render import mention_names, render
 from server.domains.chat.schemas import (
-    HISTORY_DEFAULT, MAX_CONTENT, MAX_REACTIONS, Author, BlockResult, MessageRead, ReactResult, ReadResult,
+    HISTORY_DEFAULT,
+    MAX_CONTENT,
+    MAX_REACTIONS,
+    Author,
+    BlockResult,
+    MessageRead,
+    ReactResult,
+    ReadResult,
     SendResult,
 )
 from server.domains.guilds.queries import ChannelAccess, access_channel, channel_read
 from server.errors import ClientError, Conflict, Forbidden, NotFound, RateLimited
 from server.ratelimit import Limit, hit
-from server.redis import get_redis
 
 SEND_LIMIT = Limit("chat-send", max_hits=5, window_s=5)
 TYPING_THROTTLE_MS = 3000
@@ -40,32 +48,40 @@ class Draft(msgspec.Struct, frozen=True):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def prepare(content: str) -> Draft:
     text = content.strip()
     if not text:
-        raise ClientError("A message cannot be empty", code="validation_error",
-                          details={"field": "content"})
+        raise ClientError(
+            "A message cannot be empty", code="validation_error", details={"field": "content"}
+        )
     if len(text) > MAX_CONTENT:
-        raise ClientError(f"A message has at most {MAX_CONTENT} characters", code="too_long",
-                          details={"max": MAX_CONTENT, "length": len(text)})
+        raise ClientError(
+            f"A message has at most {MAX_CONTENT} characters",
+            code="too_long",
+            details={"max": MAX_CONTENT, "length": len(text)},
+        )
     return Draft(content=text, html=render(text))
 
 
 def check_can_send(ch: ChannelAccess) -> None:
     if ch.access.timed_out():
         until = ch.access.timeout_until
-        raise Forbidden(f"You are timed out until {until:%Y-%m-%d %H:%M} UTC", code="timed_out",
-                        details={"until": until.isoformat() if until else None})
+        raise Forbidden(
+            f"You are timed out until {until:%Y-%m-%d %H:%M} UTC",
+            code="timed_out",
+            details={"until": until.isoformat() if until else None},
+        )
     if ch.channel["kind"] == "announcement" and not ch.access.is_moderator:
         raise Forbidden("Only moderators post in announcement channels", code="announcement_only")
 
 
 async def _existing(user: CurrentUser, client_msg_id: str, stream: Stream) -> SendResult | None:
-    found = await queries.messages_where("m.author = {} AND m.client_msg_id = {}",
-                                         user.id, client_msg_id)
+    found = await queries.messages_where(
+        "m.author = {} AND m.client_msg_id = {}", user.id, client_msg_id
+    )
     if not found:
         return None
     msg = found[0]
@@ -81,8 +97,11 @@ async def _slow_mode(ch: ChannelAccess, user_id: int) -> None:
     key = f"slow:{ch.channel['id']}:{user_id}"
     if not await get_redis().set(key, "1", nx=True, ex=seconds):
         ttl = await get_redis().ttl(key)
-        raise ClientError(f"Slow mode: wait {max(ttl, 1)} s between messages", code="slow_mode",
-                          details={"retry_after": max(ttl, 1), "slow_mode_s": seconds})
+        raise ClientError(
+            f"Slow mode: wait {max(ttl, 1)} s between messages",
+            code="slow_mode",
+            details={"retry_after": max(ttl, 1), "slow_mode_s": seconds},
+        )
 
 
 async def _limit(user_id: int, stream_key: str) -> None:
@@ -93,8 +112,9 @@ async def _limit(user_id: int, stream_key: str) -> None:
         raise
 
 
-async def check_send_message(user: CurrentUser, channel_id: int, content: str,
-                             client_msg_id: str) -> SendResult:
+async def check_send_message(
+    user: CurrentUser, channel_id: int, content: str, client_msg_id: str
+) -> SendResult:
     ch = await access_channel(user, channel_id)
     stream = Stream(channel_id=channel_id, guild_id=ch.access.guild_id)
     if (dup := await _existing(user, client_msg_id, stream)) is not None:
@@ -112,9 +132,12 @@ async def _mentioned_members(guild_id: int, content: str, author_id: int) -> lis
     if not names:
         return []
     rows = await GuildMember.raw(
-        "SELECT u.id FROM guild_members m JOIN users u ON u.id = m.\"user\" "
+        'SELECT u.id FROM guild_members m JOIN users u ON u.id = m."user" '
         "WHERE m.guild = {} AND lower(u.display_name) = ANY({}::text[]) AND u.id <> {}",
-        guild_id, sorted(names), author_id)
+        guild_id,
+        sorted(names),
+        author_id,
+    )
     return sorted(r["id"] for r in rows)[:50]
 
 
@@ -128,15 +151,17 @@ _SEND = (
     "m AS (INSERT INTO messages ({column}, seq, author, client_msg_id, content, html, mentions, "
     "created_at) SELECT {{}}, s.last_seq, {{}}, {{}}, {{}}, {{}}, {{}}, now() FROM s "
     "RETURNING id, seq, created_at), "
-    "r AS (INSERT INTO read_markers (\"user\", {column}, last_read_seq) "
-    "SELECT {{}}::bigint, {{}}::bigint, m.seq FROM m ON CONFLICT (\"user\", {column}) "
+    'r AS (INSERT INTO read_markers ("user", {column}, last_read_seq) '
+    'SELECT {{}}::bigint, {{}}::bigint, m.seq FROM m ON CONFLICT ("user", {column}) '
     "DO UPDATE SET last_read_seq = GREATEST(read_markers.last_read_seq, "
     "EXCLUDED.last_read_seq)) "
-    "SELECT id, seq, created_at FROM m")
+    "SELECT id, seq, created_at FROM m"
+)
 _MARK = (
-    "INSERT INTO read_markers (\"user\", {column}, last_read_seq) VALUES ({{}}, {{}}, {{}}) "
-    "ON CONFLICT (\"user\", {column}) DO UPDATE SET last_read_seq = "
-    "GREATEST(read_markers.last_read_seq, EXCLUDED.last_read_seq) RETURNING last_read_seq")
+    'INSERT INTO read_markers ("user", {column}, last_read_seq) VALUES ({{}}, {{}}, {{}}) '
+    'ON CONFLICT ("user", {column}) DO UPDATE SET last_read_seq = '
+    "GREATEST(read_markers.last_read_seq, EXCLUDED.last_read_seq) RETURNING last_read_seq"
+)
 
 
 def _target(stream: Stream) -> tuple[str, str, int]:
@@ -146,23 +171,42 @@ def _target(stream: Stream) -> tuple[str, str, int]:
     return "dm_conversations", "conversation", stream.conversation_id
 
 
-async def do_send(user: CurrentUser, stream: Stream, draft: Draft, client_msg_id: str,
-                  mentioned: list[int]) -> SendResult:
+async def do_send(
+    user: CurrentUser, stream: Stream, draft: Draft, client_msg_id: str, mentioned: list[int]
+) -> SendResult:
     table, column, stream_id = _target(stream)
     try:
         async with after_write():
-            rows = await Message.raw(_SEND.format(table=table, column=column), stream_id,
-                                     stream_id, user.id, client_msg_id, draft.content, draft.html,
-                                     mentioned, user.id, stream_id)
+            rows = await Message.raw(
+                _SEND.format(table=table, column=column),
+                stream_id,
+                stream_id,
+                user.id,
+                client_msg_id,
+                draft.content,
+                draft.html,
+                mentioned,
+                user.id,
+                stream_id,
+            )
             if not rows:
                 raise NotFound("This conversation no longer exists", code="not_found")
             row = rows[0]
             message = MessageRead(
-                id=row["id"], channel_id=stream.channel_id, conversation_id=stream.conversation_id,
-                seq=row["seq"], author=Author(id=user.id, display_name=user.display_name),
-                content=draft.content, html=draft.html, client_msg_id=client_msg_id,
-                mentions=mentioned, reactions=[], created_at=row["created_at"], edited_at=None,
-                deleted=False)
+                id=row["id"],
+                channel_id=stream.channel_id,
+                conversation_id=stream.conversation_id,
+                seq=row["seq"],
+                author=Author(id=user.id, display_name=user.display_name),
+                content=draft.content,
+                html=draft.html,
+                client_msg_id=client_msg_id,
+                mentions=mentioned,
+                reactions=[],
+                created_at=row["created_at"],
+                edited_at=None,
+                deleted=False,
+            )
             events.notify_new(stream, message, mentioned)
     except asyncpg.UniqueViolationError:
         # A concurrent resend won the race: answer with its message (nothing was numbered).
@@ -184,15 +228,19 @@ async def _dm_stream(user: CurrentUser, other_id: int, create: bool) -> Stream:
         await DmConversation.raw(
             "INSERT INTO dm_conversations (platform, user_low, user_high, last_seq, created_at) "
             "VALUES ({}, {}, {}, 0, now()) ON CONFLICT (user_low, user_high) DO NOTHING",
-            user.platform, low, high)
+            user.platform,
+            low,
+            high,
+        )
     conv = await queries.find_conversation(user.id, other_id)
     if conv is None:
         raise NotFound("No conversation with this user yet", code="conversation_not_found")
     return Stream(conversation_id=conv["id"], pair=(low, high))
 
 
-async def check_send_dm(user: CurrentUser, other_id: int, content: str,
-                        client_msg_id: str) -> SendResult:
+async def check_send_dm(
+    user: CurrentUser, other_id: int, content: str, client_msg_id: str
+) -> SendResult:
     stream = await dm_stream(user, other_id, create=True)
     if (dup := await _existing(user, client_msg_id, stream)) is not None:
         return dup
@@ -203,7 +251,9 @@ async def check_send_dm(user: CurrentUser, other_id: int, content: str,
     return await do_send(user, stream, draft, client_msg_id, [])
 
 
-async def access_message(user: CurrentUser, message_id: int) -> tuple[MessageRead, Stream, ChannelAccess | None]:
+async def access_message(
+    user: CurrentUser, message_id: int
+) -> tuple[MessageRead, Stream, ChannelAccess | None]:
     """A message the caller can read, with its stream (and channel standing, for channels)."""
     msg = await queries.get_message(message_id)
     if msg is None:
@@ -226,12 +276,18 @@ async def check_edit_message(user: CurrentUser, message_id: int, content: str) -
     if ch is not None and ch.access.timed_out():
         check_can_send(ch)
     draft = prepare(content)
-    mentioned = (await _mentioned_members(stream.guild_id, draft.content, user.id)
-                 if stream.guild_id else [])
+    mentioned = (
+        await _mentioned_members(stream.guild_id, draft.content, user.id) if stream.guild_id else []
+    )
     async with atomic():
-        await Message.update({Message.content: draft.content, Message.html: draft.html,
-                              Message.mentions: mentioned, Message.edited_at: _now()}
-                             ).where(Message.id == message_id)
+        await Message.update(
+            {
+                Message.content: draft.content,
+                Message.html: draft.html,
+                Message.mentions: mentioned,
+                Message.edited_at: _now(),
+            }
+        ).where(Message.id == message_id)
         edited = await queries.get_message(message_id)
         assert edited is not None
         events.notify_edited(stream, edited)
@@ -246,15 +302,31 @@ async def check_delete_message(user: CurrentUser, message_id: int) -> MessageRea
     if msg.deleted:
         return msg
     async with atomic():
-        await Message.update({Message.deleted_at: _now(), Message.deleted_by: user.id,
-                              Message.content: "", Message.html: "", Message.mentions: []}
-                             ).where(Message.id == message_id)
+        await Message.update(
+            {
+                Message.deleted_at: _now(),
+                Message.deleted_by: user.id,
+                Message.content: "",
+                Message.html: "",
+                Message.mentions: [],
+            }
+        ).where(Message.id == message_id)
         await Reaction.delete().where(Reaction.message == message_id)
         if as_moderator and stream.guild_id is not None:
-            await AuditLog.insert(AuditLog(
-                guild=stream.guild_id, actor=user.id, target=msg.author.id,
-                action="delete_message", reason="",
-                details={"message_id": message_id, "channel_id": msg.channel_id, "seq": msg.seq}))
+            await AuditLog.insert(
+                AuditLog(
+                    guild=stream.guild_id,
+                    actor=user.id,
+                    target=msg.author.id,
+                    action="delete_message",
+                    reason="",
+                    details={
+                        "message_id": message_id,
+                        "channel_id": msg.channel_id,
+                        "seq": msg.seq,
+                    },
+                )
+            )
         tombstone = await queries.get_message(message_id)
         assert tombstone is not None
         events.notify_deleted(stream, tombstone)
@@ -279,40 +351,57 @@ async def check_react(user: CurrentUser, message_id: int, emoji: str) -> ReactRe
 
 
 async def _toggle_reaction(user_id: int, message_id: int, emoji: str, msg: MessageRead) -> bool:
-    removed = await Reaction.delete().where(
-        (Reaction.message == message_id) & (Reaction.user == user_id) & (Reaction.emoji == emoji)
-    ).returning(Reaction.id)
+    removed = (
+        await Reaction.delete()
+        .where(
+            (Reaction.message == message_id)
+            & (Reaction.user == user_id)
+            & (Reaction.emoji == emoji)
+        )
+        .returning(Reaction.id)
+    )
     if removed:
         return False
     # Serialize reactors of one message so the 20-emoji cap holds under concurrency.
     await Message.raw("SELECT id FROM messages WHERE id = {} FOR UPDATE", message_id)
     distinct = await Reaction.raw(
         "SELECT count(DISTINCT emoji) AS n, bool_or(emoji = {}) AS present FROM reactions "
-        "WHERE message = {}", emoji, message_id)
+        "WHERE message = {}",
+        emoji,
+        message_id,
+    )
     if not distinct[0]["present"] and (distinct[0]["n"] or 0) >= MAX_REACTIONS:
-        raise ClientError(f"A message has at most {MAX_REACTIONS} different reactions",
-                          code="too_many_reactions")
+        raise ClientError(
+            f"A message has at most {MAX_REACTIONS} different reactions", code="too_many_reactions"
+        )
     await Reaction.raw(
-        "INSERT INTO reactions (message, \"user\", emoji, created_at) VALUES ({}, {}, {}, now()) "
-        "ON CONFLICT (message, \"user\", emoji) DO NOTHING", message_id, user_id, emoji)
+        'INSERT INTO reactions (message, "user", emoji, created_at) VALUES ({}, {}, {}, now()) '
+        'ON CONFLICT (message, "user", emoji) DO NOTHING',
+        message_id,
+        user_id,
+        emoji,
+    )
     return True
 
 
-async def check_mark_read(user: CurrentUser, seq: int, channel_id: int | None,
-                          other_id: int | None) -> ReadResult:
+async def check_mark_read(
+    user: CurrentUser, seq: int, channel_id: int | None, other_id: int | None
+) -> ReadResult:
     stream, last_seq = await _stream_for(user, channel_id, other_id)
     _, column, stream_id = _target(stream)
     async with atomic():
-        rows = await Message.raw(_MARK.format(column=column), user.id, stream_id,
-                                 min(seq, last_seq))
+        rows = await Message.raw(
+            _MARK.format(column=column), user.id, stream_id, min(seq, last_seq)
+        )
         last_read = rows[0]["last_read_seq"]
         unread = max(0, last_seq - last_read)
         events.notify_unread(user.id, stream, last_read, unread)
     return ReadResult(last_read_seq=last_read, unread=unread)
 
 
-async def _stream_for(user: CurrentUser, channel_id: int | None,
-                      other_id: int | None) -> tuple[Stream, int]:
+async def _stream_for(
+    user: CurrentUser, channel_id: int | None, other_id: int | None
+) -> tuple[Stream, int]:
     if (channel_id is None) == (other_id is None):
         raise ClientError("Give channel_id or user_id", code="validation_error")
     if channel_id is not None:
@@ -320,13 +409,17 @@ async def _stream_for(user: CurrentUser, channel_id: int | None,
         return Stream(channel_id=channel_id, guild_id=ch.access.guild_id), ch.channel["last_seq"]
     assert other_id is not None
     stream = await dm_stream(user, other_id, create=False)
-    conv = await DmConversation.select(DmConversation.last_seq).where(
-        DmConversation.id == stream.conversation_id).first()
+    conv = (
+        await DmConversation.select(DmConversation.last_seq)
+        .where(DmConversation.id == stream.conversation_id)
+        .first()
+    )
     return stream, conv["last_seq"]
 
 
-async def check_typing(user: CurrentUser, channel_id: int | None, other_id: int | None,
-                       sid: str | None) -> bool:
+async def check_typing(
+    user: CurrentUser, channel_id: int | None, other_id: int | None, sid: str | None
+) -> bool:
     """Broadcast 'typing' at most once per 3 s per user and stream; False when throttled."""
     stream, _ = await _stream_for(user, channel_id, other_id)
     if channel_id is not None:
@@ -344,10 +437,14 @@ async def check_block(user: CurrentUser, other_id: int, blocked: bool) -> BlockR
         if blocked:
             await UserBlock.raw(
                 "INSERT INTO user_blocks (blocker, blocked, created_at) VALUES ({}, {}, now()) "
-                "ON CONFLICT (blocker, blocked) DO NOTHING", user.id, other_id)
+                "ON CONFLICT (blocker, blocked) DO NOTHING",
+                user.id,
+                other_id,
+            )
         else:
             await UserBlock.delete().where(
-                (UserBlock.blocker == user.id) & (UserBlock.blocked == other_id))
+                (UserBlock.blocker == user.id) & (UserBlock.blocked == other_id)
+            )
     return BlockResult(user_id=other_id, blocked=blocked)
 
 
@@ -357,10 +454,12 @@ async def stream_last_seq(stream: Stream) -> int:
     return rows[0]["last_seq"] if rows else 0
 
 
-
-
-async def check_join_channel(user: CurrentUser, channel_id: int, since_seq: int | None,
-                             enter: Callable[[list[str]], Awaitable[None]]) -> dict[str, Any]:
+async def check_join_channel(
+    user: CurrentUser,
+    channel_id: int,
+    since_seq: int | None,
+    enter: Callable[[list[str]], Awaitable[None]],
+) -> dict[str, Any]:
     """Authorize, let the socket enter the rooms, then read the catch-up.
 
     The rooms are entered before the catch-up is read: a message committed in between is
@@ -372,8 +471,12 @@ async def check_join_channel(user: CurrentUser, channel_id: int, since_seq: int 
     caught = await queries.catch_up("channel", channel_id, last_seq, since_seq, HISTORY_DEFAULT)
     last_read = await queries.read_marker(user.id, "channel", channel_id)
     channel = channel_read({**ch.channel, "last_seq": last_seq}, ch.access, last_read)
-    return {"channel": channel, "messages": caught.messages, "resync": caught.resync,
-            "last_seq": last_seq}
+    return {
+        "channel": channel,
+        "messages": caught.messages,
+        "resync": caught.resync,
+        "last_seq": last_seq,
+    }
 
 
 async def check_join_dm(user: CurrentUser, other_id: int, since_seq: int | None) -> dict[str, Any]:
@@ -382,8 +485,13 @@ async def check_join_dm(user: CurrentUser, other_id: int, since_seq: int | None)
     stream = await _dm_stream(user, other_id, create=True)
     assert stream.conversation_id is not None
     last_seq = await stream_last_seq(stream)
-    caught = await queries.catch_up("conversation", stream.conversation_id, last_seq, since_seq,
-                                    HISTORY_DEFAULT)
+    caught = await queries.catch_up(
+        "conversation", stream.conversation_id, last_seq, since_seq, HISTORY_DEFAULT
+    )
     conversation = await queries.conversation_read(user, other, stream.conversation_id, last_seq)
-    return {"conversation": conversation, "messages": caught.messages, "resync": caught.resync,
-            "last_seq": last_seq}
+    return {
+        "conversation": conversation,
+        "messages": caught.messages,
+        "resync": caught.resync,
+        "last_seq": last_seq,
+    }

@@ -1,4 +1,5 @@
 """Chat REST: history pages for channels and DMs, conversation list, blocks."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -23,13 +24,19 @@ class ChannelMessagesController(Controller):
     guards = [login_required]
 
     @get("/", responses=ERRORS)
-    async def history(self, request: Request[Any, Any, Any], channel_id: FromPath[int],
-                      before_seq: SeqParam = None, after_seq: SeqParam = None,
-                      limit: Limit = HISTORY_DEFAULT) -> HistoryPage:
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        channel_id: FromPath[int],
+        before_seq: SeqParam = None,
+        after_seq: SeqParam = None,
+        limit: Limit = HISTORY_DEFAULT,
+    ) -> HistoryPage:
         """A page of history ascending by seq (at most 100), for cursor pagination."""
         ch = await access_channel(request.user, channel_id)
-        return await queries.history("channel", channel_id, ch.channel["last_seq"], before_seq,
-                                     after_seq, limit)
+        return await queries.history(
+            "channel", channel_id, ch.channel["last_seq"], before_seq, after_seq, limit
+        )
 
 
 class DmController(Controller):
@@ -43,14 +50,20 @@ class DmController(Controller):
         return await queries.list_conversations(request.user)
 
     @get("/{user_id:int}/messages", responses=ERRORS)
-    async def history(self, request: Request[Any, Any, Any], user_id: FromPath[int],
-                      before_seq: SeqParam = None, after_seq: SeqParam = None,
-                      limit: Limit = HISTORY_DEFAULT) -> HistoryPage:
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[int],
+        before_seq: SeqParam = None,
+        after_seq: SeqParam = None,
+        limit: Limit = HISTORY_DEFAULT,
+    ) -> HistoryPage:
         stream = await actions.dm_stream(request.user, user_id, create=False)
         last_seq = await actions.stream_last_seq(stream)
         assert stream.conversation_id is not None
-        return await queries.history("conversation", stream.conversation_id, last_seq,
-                                     before_seq, after_seq, limit)
+        return await queries.history(
+            "conversation", stream.conversation_id, last_seq, before_seq, after_seq, limit
+        )
 
 
 class BlockController(Controller):

@@ -1,4 +1,5 @@
 """Chat realtime events and the rooms they go to."""
+
 from __future__ import annotations
 
 import msgspec
@@ -77,13 +78,24 @@ class Mention(msgspec.Struct, tag_field="type", tag="mention"):
 def notify_new(stream: Stream, message: MessageRead, mentioned: list[int]) -> None:
     if stream.channel_id is not None and stream.guild_id is not None:
         emitter.queue(channel_room(stream.channel_id), "new_message", NewMessage(message=message))
-        emitter.queue(guild_room(stream.guild_id), "channel_activity", ChannelActivity(
-            guild_id=stream.guild_id, channel_id=stream.channel_id, last_seq=message.seq,
-            author_id=message.author.id), coalesce=f"activity:{stream.channel_id}",
-            rank=message.seq)
+        emitter.queue(
+            guild_room(stream.guild_id),
+            "channel_activity",
+            ChannelActivity(
+                guild_id=stream.guild_id,
+                channel_id=stream.channel_id,
+                last_seq=message.seq,
+                author_id=message.author.id,
+            ),
+            coalesce=f"activity:{stream.channel_id}",
+            rank=message.seq,
+        )
         for user_id in mentioned:
-            emitter.queue(user_room(user_id), "mention", Mention(
-                guild_id=stream.guild_id, channel_id=stream.channel_id, message=message))
+            emitter.queue(
+                user_room(user_id),
+                "mention",
+                Mention(guild_id=stream.guild_id, channel_id=stream.channel_id, message=message),
+            )
         return
     assert stream.conversation_id is not None
     event = NewDm(conversation_id=stream.conversation_id, message=message)
@@ -102,21 +114,36 @@ def notify_deleted(stream: Stream, message: MessageRead) -> None:
 
 
 def notify_reactions(stream: Stream, message_id: int, reactions: list[ReactionRead]) -> None:
-    event = ReactionUpdated(message_id=message_id, channel_id=stream.channel_id,
-                            conversation_id=stream.conversation_id, reactions=reactions)
+    event = ReactionUpdated(
+        message_id=message_id,
+        channel_id=stream.channel_id,
+        conversation_id=stream.conversation_id,
+        reactions=reactions,
+    )
     for room in stream.rooms():
         emitter.queue(room, "reaction_updated", event)
 
 
 def notify_unread(user_id: int, stream: Stream, last_read_seq: int, unread: int) -> None:
-    emitter.queue(user_room(user_id), "unread_updated", UnreadUpdated(
-        channel_id=stream.channel_id, conversation_id=stream.conversation_id,
-        last_read_seq=last_read_seq, unread=unread))
+    emitter.queue(
+        user_room(user_id),
+        "unread_updated",
+        UnreadUpdated(
+            channel_id=stream.channel_id,
+            conversation_id=stream.conversation_id,
+            last_read_seq=last_read_seq,
+            unread=unread,
+        ),
+    )
 
 
 async def publish_typing(stream: Stream, user: Author, skip_sid: str | None) -> None:
-    event = Typing(channel_id=stream.channel_id, conversation_id=stream.conversation_id,
-                   user=user, expires_in_ms=5000)
+    event = Typing(
+        channel_id=stream.channel_id,
+        conversation_id=stream.conversation_id,
+        user=user,
+        expires_in_ms=5000,
+    )
     rooms = stream.rooms()
     if stream.pair is not None:  # DM: only the other side needs to see it
         rooms = [r for r in rooms if r != user_room(user.id)]

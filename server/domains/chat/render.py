@@ -4,6 +4,7 @@ markdown-it renders with raw HTML disabled; nh3 (ammonia) then keeps only an all
 tags and attributes, drops on* handlers and non-http(s)/mailto links, and forces
 rel="noopener noreferrer nofollow" on links: two independent layers.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,27 @@ from functools import lru_cache
 import nh3
 from markdown_it import MarkdownIt
 
-ALLOWED_TAGS = {"p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol",
-                "li", "a", "h1", "h2", "h3", "h4", "hr", "span"}
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "span",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "code": {"class"}, "span": {"class"}}
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.\-]{2,80})")
 
@@ -27,9 +47,13 @@ def _md() -> MarkdownIt:
 
 def render(content: str) -> str:
     html = _md().render(content)
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer nofollow").strip()
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    ).strip()
 
 
 def mention_names(content: str) -> set[str]:

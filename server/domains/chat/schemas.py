@@ -1,4 +1,5 @@
 """Chat Structs: messages, socket event payloads and history pages."""
+
 from __future__ import annotations
 
 from datetime import datetime

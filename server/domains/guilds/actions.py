@@ -1,21 +1,29 @@
 """Guild state changes: join, leave, primary guild, moderation (with the audit log)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from db.auth.tables import User
 from db.guilds.tables import AuditLog, Channel, GuildBan, GuildMember
-from realtime.emitter import atomic
+from db.uow import atomic
 from server.domains.auth.schemas import CurrentUser
 from server.domains.guilds import events
 from server.domains.guilds.queries import (
-    Access, access_guild, access_member, access_moderator, channel_read, membership,
+    Access,
+    access_guild,
+    access_member,
+    access_moderator,
+    channel_read,
+    membership,
 )
 from server.domains.guilds.schemas import (
-    ChannelRead, ModerationResult, PrimaryGuildRead,
+    ChannelRead,
+    ModerationResult,
+    PrimaryGuildRead,
 )
 from server.domains.tracking.actions import do_free_guild_attribution
 from server.errors import ClientError, Conflict, Forbidden, NotFound
@@ -31,26 +39,41 @@ class Eviction(msgspec.Struct, frozen=True):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def _audit(guild_id: int, actor_id: int | None, target_id: int | None, action: str,
-           reason: str = "", **details: Any) -> AuditLog:
-    return AuditLog(guild=guild_id, actor=actor_id, target=target_id, action=action,
-                    reason=reason, details=details)
+def _audit(
+    guild_id: int,
+    actor_id: int | None,
+    target_id: int | None,
+    action: str,
+    reason: str = "",
+    **details: Any,
+) -> AuditLog:
+    return AuditLog(
+        guild=guild_id,
+        actor=actor_id,
+        target=target_id,
+        action=action,
+        reason=reason,
+        details=details,
+    )
 
 
 async def check_join(user: CurrentUser, slug: str) -> dict[str, Any]:
     guild = await access_guild(user, slug)
     banned = await GuildBan.exists().where(
-        (GuildBan.guild == guild["id"]) & (GuildBan.user == user.id))
+        (GuildBan.guild == guild["id"]) & (GuildBan.user == user.id)
+    )
     if banned:
         raise Forbidden("You are banned from this guild", code="banned")
     async with atomic():
         await GuildMember.raw(
-            "INSERT INTO guild_members (guild, \"user\", role, joined_at, paid_access) "
+            'INSERT INTO guild_members (guild, "user", role, joined_at, paid_access) '
             "VALUES ({}, {}, 'member', now(), false) ON CONFLICT (guild, \"user\") DO NOTHING",
-            guild["id"], user.id)
+            guild["id"],
+            user.id,
+        )
     await do_free_guild_attribution(user.id, guild["id"])  # joined through a referral
     return guild
 
@@ -62,7 +85,8 @@ async def check_leave(user: CurrentUser, slug: str) -> Eviction:
         raise ClientError("An owner cannot leave their guild", code="owner_cannot_leave")
     async with atomic():
         await GuildMember.delete().where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == user.id))
+            (GuildMember.guild == guild["id"]) & (GuildMember.user == user.id)
+        )
         events.notify_removed(guild["id"], user.id, "leave", "")
     return Eviction(guild_id=guild["id"], user_id=user.id)
 
@@ -70,28 +94,42 @@ async def check_leave(user: CurrentUser, slug: str) -> Eviction:
 async def check_set_primary(user: CurrentUser, slug: str) -> PrimaryGuildRead:
     guild = await access_guild(user, slug)
     await access_member(user, guild)
-    row = await User.select(User.primary_guild_id, User.primary_guild_changed_at).where(
-        User.id == user.id).first()
+    row = (
+        await User.select(User.primary_guild_id, User.primary_guild_changed_at)
+        .where(User.id == user.id)
+        .first()
+    )
     changed = row["primary_guild_changed_at"]
     if row["primary_guild_id"] == guild["id"] and changed is not None:
-        return PrimaryGuildRead(guild_id=guild["id"], changed_at=changed,
-                                next_change_at=changed + PRIMARY_LOCK)
-    if row["primary_guild_id"] is not None and changed is not None and _now() < changed + PRIMARY_LOCK:
+        return PrimaryGuildRead(
+            guild_id=guild["id"], changed_at=changed, next_change_at=changed + PRIMARY_LOCK
+        )
+    if (
+        row["primary_guild_id"] is not None
+        and changed is not None
+        and _now() < changed + PRIMARY_LOCK
+    ):
         available = changed + PRIMARY_LOCK
-        raise Conflict(f"You can change your primary guild again on {available:%Y-%m-%d}",
-                       code="primary_guild_locked", details={"available_at": available.isoformat()})
+        raise Conflict(
+            f"You can change your primary guild again on {available:%Y-%m-%d}",
+            code="primary_guild_locked",
+            details={"available_at": available.isoformat()},
+        )
     return await do_set_primary(user.id, guild["id"])
 
 
 async def do_set_primary(user_id: int, guild_id: int) -> PrimaryGuildRead:
     now = _now()
     async with atomic():
-        await User.update({User.primary_guild_id: guild_id, User.primary_guild_changed_at: now}
-                          ).where(User.id == user_id)
+        await User.update(
+            {User.primary_guild_id: guild_id, User.primary_guild_changed_at: now}
+        ).where(User.id == user_id)
     return PrimaryGuildRead(guild_id=guild_id, changed_at=now, next_change_at=now + PRIMARY_LOCK)
 
 
-async def _target(guild: dict[str, Any], actor: Access, actor_id: int, target_id: int) -> dict[str, Any]:
+async def _target(
+    guild: dict[str, Any], actor: Access, actor_id: int, target_id: int
+) -> dict[str, Any]:
     """The member a moderator acts on: never the owner, never oneself, moderators only by owners."""
     if target_id == actor_id:
         raise ClientError("You cannot moderate yourself", code="cannot_target_self")
@@ -103,21 +141,35 @@ async def _target(guild: dict[str, Any], actor: Access, actor_id: int, target_id
     return target
 
 
-async def check_timeout(user: CurrentUser, slug: str, target_id: int, seconds: int,
-                        reason: str) -> ModerationResult:
+async def check_timeout(
+    user: CurrentUser, slug: str, target_id: int, seconds: int, reason: str
+) -> ModerationResult:
     guild = await access_guild(user, slug)
     actor = await access_moderator(user, guild)
     await _target(guild, actor, user.id, target_id)
     until = _now() + timedelta(seconds=seconds) if seconds else None
     async with atomic():
         await GuildMember.update({GuildMember.timeout_until: until}).where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id))
-        await AuditLog.insert(_audit(guild["id"], user.id, target_id,
-                                     "timeout" if until else "timeout_lifted", reason,
-                                     seconds=seconds, until=until.isoformat() if until else None))
+            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+        )
+        await AuditLog.insert(
+            _audit(
+                guild["id"],
+                user.id,
+                target_id,
+                "timeout" if until else "timeout_lifted",
+                reason,
+                seconds=seconds,
+                until=until.isoformat() if until else None,
+            )
+        )
         events.notify_timeout(guild["id"], target_id, until, reason)
-    return ModerationResult(guild_id=guild["id"], user_id=target_id,
-                            action="timeout" if until else "timeout_lifted", until=until)
+    return ModerationResult(
+        guild_id=guild["id"],
+        user_id=target_id,
+        action="timeout" if until else "timeout_lifted",
+        until=until,
+    )
 
 
 async def check_kick(user: CurrentUser, slug: str, target_id: int, reason: str) -> Eviction:
@@ -126,7 +178,8 @@ async def check_kick(user: CurrentUser, slug: str, target_id: int, reason: str) 
     await _target(guild, actor, user.id, target_id)
     async with atomic():
         await GuildMember.delete().where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id))
+            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+        )
         await AuditLog.insert(_audit(guild["id"], user.id, target_id, "kick", reason))
         events.notify_removed(guild["id"], target_id, "kick", reason)
     return Eviction(guild_id=guild["id"], user_id=target_id)
@@ -142,30 +195,41 @@ async def check_ban(user: CurrentUser, slug: str, target_id: int, reason: str) -
         raise NotFound("No such user", code="user_not_found")
     async with atomic():
         await GuildBan.raw(
-            "INSERT INTO guild_bans (guild, \"user\", actor, reason, created_at) "
-            "VALUES ({}, {}, {}, {}, now()) ON CONFLICT (guild, \"user\") DO NOTHING",
-            guild["id"], target_id, user.id, reason)
+            'INSERT INTO guild_bans (guild, "user", actor, reason, created_at) '
+            'VALUES ({}, {}, {}, {}, now()) ON CONFLICT (guild, "user") DO NOTHING',
+            guild["id"],
+            target_id,
+            user.id,
+            reason,
+        )
         await GuildMember.delete().where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id))
+            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+        )
         await AuditLog.insert(_audit(guild["id"], user.id, target_id, "ban", reason))
         events.notify_removed(guild["id"], target_id, "ban", reason)
     return Eviction(guild_id=guild["id"], user_id=target_id)
 
 
-async def check_unban(user: CurrentUser, slug: str, target_id: int, reason: str) -> ModerationResult:
+async def check_unban(
+    user: CurrentUser, slug: str, target_id: int, reason: str
+) -> ModerationResult:
     guild = await access_guild(user, slug)
     await access_moderator(user, guild)
     async with atomic():
-        removed = await GuildBan.delete().where(
-            (GuildBan.guild == guild["id"]) & (GuildBan.user == target_id)).returning(GuildBan.id)
+        removed = (
+            await GuildBan.delete()
+            .where((GuildBan.guild == guild["id"]) & (GuildBan.user == target_id))
+            .returning(GuildBan.id)
+        )
         if not removed:
             raise NotFound("That user is not banned", code="ban_not_found")
         await AuditLog.insert(_audit(guild["id"], user.id, target_id, "unban", reason))
     return ModerationResult(guild_id=guild["id"], user_id=target_id, action="unban")
 
 
-async def check_paid_access(user: CurrentUser, slug: str, target_id: int,
-                            granted: bool) -> ModerationResult:
+async def check_paid_access(
+    user: CurrentUser, slug: str, target_id: int, granted: bool
+) -> ModerationResult:
     guild = await access_guild(user, slug)
     actor = await access_member(user, guild)
     if actor.role != "owner":
@@ -174,11 +238,21 @@ async def check_paid_access(user: CurrentUser, slug: str, target_id: int,
         raise NotFound("That user is not a member of this guild", code="member_not_found")
     async with atomic():
         await GuildMember.update({GuildMember.paid_access: granted}).where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id))
-        await AuditLog.insert(_audit(guild["id"], user.id, target_id,
-                                     "paid_access_granted" if granted else "paid_access_revoked"))
-    return ModerationResult(guild_id=guild["id"], user_id=target_id,
-                            action="paid_access_granted" if granted else "paid_access_revoked")
+            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+        )
+        await AuditLog.insert(
+            _audit(
+                guild["id"],
+                user.id,
+                target_id,
+                "paid_access_granted" if granted else "paid_access_revoked",
+            )
+        )
+    return ModerationResult(
+        guild_id=guild["id"],
+        user_id=target_id,
+        action="paid_access_granted" if granted else "paid_access_revoked",
+    )
 
 
 async def check_slow_mode(user: CurrentUser, channel_id: int, seconds: int) -> ChannelRead:
@@ -188,10 +262,22 @@ async def check_slow_mode(user: CurrentUser, channel_id: int, seconds: int) -> C
     if not ch.access.is_moderator:
         raise Forbidden("Only moderators can do this", code="moderator_required")
     async with atomic():
-        rows = await Channel.update({Channel.slow_mode_s: seconds}).where(
-            Channel.id == channel_id).returning(*Channel.all_columns())
-        await AuditLog.insert(_audit(ch.access.guild_id, user.id, None, "slow_mode", "",
-                                     channel_id=channel_id, seconds=seconds))
+        rows = (
+            await Channel.update({Channel.slow_mode_s: seconds})
+            .where(Channel.id == channel_id)
+            .returning(*Channel.all_columns())
+        )
+        await AuditLog.insert(
+            _audit(
+                ch.access.guild_id,
+                user.id,
+                None,
+                "slow_mode",
+                "",
+                channel_id=channel_id,
+                seconds=seconds,
+            )
+        )
         read = channel_read(rows[0], ch.access, 0)
         events.notify_channel_updated(read)
     return read

@@ -1,4 +1,5 @@
 """Guild endpoints: list, join/leave, primary guild, channels, members, moderation, audit log."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -9,8 +10,18 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from server.domains.auth.guards import login_required
 from server.domains.guilds import actions, queries
 from server.domains.guilds.schemas import (
-    AuditEntry, ChannelRead, ChannelsRead, ChannelUpdate, GuildRead, MemberRead, MembershipRead,
-    ModerationResult, PaidAccessRequest, PrimaryGuildRead, ReasonRequest, TimeoutRequest,
+    AuditEntry,
+    ChannelRead,
+    ChannelsRead,
+    ChannelUpdate,
+    GuildRead,
+    MemberRead,
+    MembershipRead,
+    ModerationResult,
+    PaidAccessRequest,
+    PrimaryGuildRead,
+    ReasonRequest,
+    TimeoutRequest,
 )
 from server.errors import error_responses
 
@@ -20,9 +31,13 @@ ERRORS = error_responses(400, 401, 403, 404, 409)
 
 
 async def _evict(eviction: actions.Eviction) -> None:
-    from realtime.server import evict
+    from realtime.rooms import channel_room, guild_room
+    from realtime.sio import leave_rooms
+    from server.domains.guilds.queries import guild_channel_ids
 
-    await evict(eviction.user_id, eviction.guild_id)
+    channels = await guild_channel_ids(eviction.guild_id)
+    rooms = [guild_room(eviction.guild_id), *(channel_room(c) for c in channels)]
+    await leave_rooms(eviction.user_id, rooms)
 
 
 class GuildController(Controller):
@@ -45,12 +60,15 @@ class GuildController(Controller):
         return await queries.list_channels(request.user, slug)
 
     @get("/{slug:str}/membership", responses=ERRORS)
-    async def membership(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> MembershipRead:
+    async def membership(
+        self, request: Request[Any, Any, Any], slug: FromPath[str]
+    ) -> MembershipRead:
         return await queries.membership_read(request.user, slug)
 
     @get("/{slug:str}/members", responses=ERRORS)
-    async def members(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                      online: FromQuery[bool] = False) -> list[MemberRead]:
+    async def members(
+        self, request: Request[Any, Any, Any], slug: FromPath[str], online: FromQuery[bool] = False
+    ) -> list[MemberRead]:
         return await queries.list_members(request.user, slug, online)
 
     @post("/{slug:str}/join", status_code=200, responses=ERRORS)
@@ -62,16 +80,25 @@ class GuildController(Controller):
     async def leave(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> ModerationResult:
         eviction = await actions.check_leave(request.user, slug)
         await _evict(eviction)
-        return ModerationResult(guild_id=eviction.guild_id, user_id=eviction.user_id, action="leave")
+        return ModerationResult(
+            guild_id=eviction.guild_id, user_id=eviction.user_id, action="leave"
+        )
 
     @post("/{slug:str}/primary", status_code=200, responses=ERRORS)
-    async def primary(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> PrimaryGuildRead:
+    async def primary(
+        self, request: Request[Any, Any, Any], slug: FromPath[str]
+    ) -> PrimaryGuildRead:
         """Make this my primary guild; possible once per 30 days (409 with the date)."""
         return await actions.check_set_primary(request.user, slug)
 
     @get("/{slug:str}/audit-log", responses=ERRORS)
-    async def audit_log(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                        before_id: RowId = None, limit: Limit = 50) -> list[AuditEntry]:
+    async def audit_log(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        before_id: RowId = None,
+        limit: Limit = 50,
+    ) -> list[AuditEntry]:
         """Moderation history, newest first (moderators only)."""
         return await queries.audit_log(request.user, slug, before_id, limit)
 
@@ -82,33 +109,54 @@ class ModerationController(Controller):
     guards = [login_required]
 
     @post("/timeout", status_code=200, responses=ERRORS)
-    async def timeout(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                      user_id: FromPath[int], data: JSONBody[TimeoutRequest]) -> ModerationResult:
+    async def timeout(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        user_id: FromPath[int],
+        data: JSONBody[TimeoutRequest],
+    ) -> ModerationResult:
         """Time a member out for up to 28 days (0 lifts it): they can read, not send or react."""
         return await actions.check_timeout(request.user, slug, user_id, data.seconds, data.reason)
 
     @post("/kick", status_code=200, responses=ERRORS)
-    async def kick(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                   user_id: FromPath[int], data: JSONBody[ReasonRequest]) -> ModerationResult:
+    async def kick(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        user_id: FromPath[int],
+        data: JSONBody[ReasonRequest],
+    ) -> ModerationResult:
         eviction = await actions.check_kick(request.user, slug, user_id, data.reason)
         await _evict(eviction)
         return ModerationResult(guild_id=eviction.guild_id, user_id=user_id, action="kick")
 
     @post("/ban", status_code=200, responses=ERRORS)
-    async def ban(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                  user_id: FromPath[int], data: JSONBody[ReasonRequest]) -> ModerationResult:
+    async def ban(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        user_id: FromPath[int],
+        data: JSONBody[ReasonRequest],
+    ) -> ModerationResult:
         eviction = await actions.check_ban(request.user, slug, user_id, data.reason)
         await _evict(eviction)
         return ModerationResult(guild_id=eviction.guild_id, user_id=user_id, action="ban")
 
     @delete("/ban", status_code=200, responses=ERRORS)
-    async def unban(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                    user_id: FromPath[int]) -> ModerationResult:
+    async def unban(
+        self, request: Request[Any, Any, Any], slug: FromPath[str], user_id: FromPath[int]
+    ) -> ModerationResult:
         return await actions.check_unban(request.user, slug, user_id, "")
 
     @post("/paid-access", status_code=200, responses=ERRORS)
-    async def paid_access(self, request: Request[Any, Any, Any], slug: FromPath[str],
-                          user_id: FromPath[int], data: JSONBody[PaidAccessRequest]) -> ModerationResult:
+    async def paid_access(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        user_id: FromPath[int],
+        data: JSONBody[PaidAccessRequest],
+    ) -> ModerationResult:
         """The owner grants or removes paid-channel access by hand (billing does it too)."""
         return await actions.check_paid_access(request.user, slug, user_id, data.granted)
 
@@ -119,7 +167,11 @@ class ChannelController(Controller):
     guards = [login_required]
 
     @patch("/{channel_id:int}", responses=ERRORS)
-    async def update(self, request: Request[Any, Any, Any], channel_id: FromPath[int],
-                     data: JSONBody[ChannelUpdate]) -> ChannelRead:
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        channel_id: FromPath[int],
+        data: JSONBody[ChannelUpdate],
+    ) -> ChannelRead:
         """Set slow mode (0 to 21,600 s between a member's messages; moderators)."""
         return await actions.check_slow_mode(request.user, channel_id, data.slow_mode_s)

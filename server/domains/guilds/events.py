@@ -1,4 +1,5 @@
 """Guild realtime events: presence, moderation, channel updates."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,9 @@ def notify_timeout(guild_id: int, user_id: int, until: datetime | None, reason: 
     emitter.queue(user_room(user_id), "member_timed_out", event)
 
 
-def notify_removed(guild_id: int, user_id: int, action: Literal["kick", "ban", "leave"],
-                   reason: str) -> None:
+def notify_removed(
+    guild_id: int, user_id: int, action: Literal["kick", "ban", "leave"], reason: str
+) -> None:
     event = MemberRemoved(guild_id=guild_id, user_id=user_id, action=action, reason=reason)
     emitter.queue(guild_room(guild_id), "member_removed", event)
     emitter.queue(user_room(user_id), "member_removed", event)
@@ -81,8 +83,11 @@ class PresenceBatcher:
             return
         self._open[guild_id] = {}
         asyncio.get_running_loop().call_later(PRESENCE_WINDOW_S, self._close, guild_id)
-        await emitter.publish_ephemeral(guild_room(guild_id), "presence", Presence(
-            guild_id=guild_id, user_id=user_id, status=status))
+        await emitter.publish_ephemeral(
+            guild_room(guild_id),
+            "presence",
+            Presence(guild_id=guild_id, user_id=user_id, status=status),
+        )
 
     def _close(self, guild_id: int) -> None:
         changes = self._open.pop(guild_id, {})
@@ -92,16 +97,19 @@ class PresenceBatcher:
             task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, guild_id: int, changes: dict[int, str]) -> None:
-        batch = PresenceBatch(guild_id=guild_id,
-                              online=sorted(u for u, s in changes.items() if s == "online"),
-                              offline=sorted(u for u, s in changes.items() if s == "offline"))
+        batch = PresenceBatch(
+            guild_id=guild_id,
+            online=sorted(u for u, s in changes.items() if s == "online"),
+            offline=sorted(u for u, s in changes.items() if s == "offline"),
+        )
         await emitter.publish_ephemeral(guild_room(guild_id), "presence_batch", batch)
 
 
 _batcher = PresenceBatcher()
 
 
-async def publish_presence(guild_ids: list[int], user_id: int,
-                           status: Literal["online", "offline"]) -> None:
+async def publish_presence(
+    guild_ids: list[int], user_id: int, status: Literal["online", "offline"]
+) -> None:
     for guild_id in guild_ids:
         await _batcher.note(guild_id, user_id, status)

@@ -1,7 +1,8 @@
 """Guild reads and access_* helpers: load what the caller may see, or raise."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -9,7 +10,13 @@ import msgspec
 from db.guilds.tables import Channel, Guild, GuildMember
 from server.domains.auth.schemas import CurrentUser
 from server.domains.guilds.schemas import (
-    AuditEntry, CategoryRead, ChannelRead, ChannelsRead, GuildRead, MemberRead, MembershipRead,
+    AuditEntry,
+    CategoryRead,
+    ChannelRead,
+    ChannelsRead,
+    GuildRead,
+    MemberRead,
+    MembershipRead,
 )
 from server.errors import Forbidden, NotFound
 
@@ -47,7 +54,7 @@ class ChannelAccess(msgspec.Struct, frozen=True):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def can_read(channel: dict[str, Any], access: Access) -> bool:
@@ -61,25 +68,37 @@ def can_send(channel: dict[str, Any], access: Access) -> bool:
 
 
 async def access_guild(user: CurrentUser, slug: str) -> dict[str, Any]:
-    guild = await Guild.select().where(
-        (Guild.slug == slug) & (Guild.platform == user.platform) & (Guild.active == True)  # noqa: E712
-    ).first()
+    guild = (
+        await Guild.select()
+        .where(
+            (Guild.slug == slug) & (Guild.platform == user.platform) & (Guild.active == True)  # noqa: E712
+        )
+        .first()
+    )
     if guild is None:
         raise NotFound("No such guild", code="guild_not_found")
     return guild
 
 
 async def membership(guild_id: int, user_id: int) -> dict[str, Any] | None:
-    return await GuildMember.select().where(
-        (GuildMember.guild == guild_id) & (GuildMember.user == user_id)).first()
+    return (
+        await GuildMember.select()
+        .where((GuildMember.guild == guild_id) & (GuildMember.user == user_id))
+        .first()
+    )
 
 
 async def access_member(user: CurrentUser, guild: dict[str, Any]) -> Access:
     row = await membership(guild["id"], user.id)
     if row is None:
         raise Forbidden("Join this guild first", code="not_member")
-    return Access(guild_id=guild["id"], platform=guild["platform"], role=row["role"],
-                  paid_access=row["paid_access"], timeout_until=row["timeout_until"])
+    return Access(
+        guild_id=guild["id"],
+        platform=guild["platform"],
+        role=row["role"],
+        paid_access=row["paid_access"],
+        timeout_until=row["timeout_until"],
+    )
 
 
 async def access_moderator(user: CurrentUser, guild: dict[str, Any]) -> Access:
@@ -94,15 +113,22 @@ async def access_channel(user: CurrentUser, channel_id: int) -> ChannelAccess:
     rows = await Channel.raw(
         "SELECT c.*, g.platform, g.active, m.role, m.paid_access, m.timeout_until, "
         "m.id AS member_id FROM channels c JOIN guilds g ON g.id = c.guild "
-        "LEFT JOIN guild_members m ON m.guild = c.guild AND m.\"user\" = {} WHERE c.id = {}",
-        user.id, channel_id)
+        'LEFT JOIN guild_members m ON m.guild = c.guild AND m."user" = {} WHERE c.id = {}',
+        user.id,
+        channel_id,
+    )
     if not rows or rows[0]["platform"] != user.platform or not rows[0]["active"]:
         raise NotFound("No such channel", code="channel_not_found")
     row = rows[0]
     if row["member_id"] is None:
         raise Forbidden("Join this guild first", code="not_member")
-    access = Access(guild_id=row["guild"], platform=row["platform"], role=row["role"],
-                    paid_access=row["paid_access"], timeout_until=row["timeout_until"])
+    access = Access(
+        guild_id=row["guild"],
+        platform=row["platform"],
+        role=row["role"],
+        paid_access=row["paid_access"],
+        timeout_until=row["timeout_until"],
+    )
     result = ChannelAccess(channel=row, access=access)
     if not result.can_read:
         raise Forbidden("This channel needs an active paid membership", code="paid_required")
@@ -113,17 +139,27 @@ async def list_guilds(user: CurrentUser) -> list[GuildRead]:
     rows = await Guild.raw(
         "SELECT g.*, (SELECT count(*) FROM guild_members x WHERE x.guild = g.id) AS member_count, "
         "m.role AS my_role FROM guilds g LEFT JOIN guild_members m "
-        "ON m.guild = g.id AND m.\"user\" = {} WHERE g.platform = {} AND g.active "
-        "ORDER BY g.id", user.id, user.platform)
+        'ON m.guild = g.id AND m."user" = {} WHERE g.platform = {} AND g.active '
+        "ORDER BY g.id",
+        user.id,
+        user.platform,
+    )
     return [guild_read(r, user) for r in rows]
 
 
 def guild_read(row: dict[str, Any], user: CurrentUser) -> GuildRead:
     return GuildRead(
-        id=row["id"], slug=row["slug"], name=row["name"], description=row["description"],
-        banner_url=row["banner_url"], tier=row["tier"], member_count=row["member_count"],
-        is_member=row["my_role"] is not None, my_role=row["my_role"],
-        is_primary=user.primary_guild_id == row["id"])
+        id=row["id"],
+        slug=row["slug"],
+        name=row["name"],
+        description=row["description"],
+        banner_url=row["banner_url"],
+        tier=row["tier"],
+        member_count=row["member_count"],
+        is_member=row["my_role"] is not None,
+        my_role=row["my_role"],
+        is_primary=user.primary_guild_id == row["id"],
+    )
 
 
 async def get_guild_read(user: CurrentUser, slug: str) -> GuildRead:
@@ -137,12 +173,20 @@ async def get_guild_read(user: CurrentUser, slug: str) -> GuildRead:
 def channel_read(channel: dict[str, Any], access: Access, last_read_seq: int) -> ChannelRead:
     readable = can_read(channel, access)
     return ChannelRead(
-        id=channel["id"], guild_id=channel["guild"], category_id=channel["category"],
-        name=channel["name"], kind=channel["kind"], requires_paid=channel["requires_paid"],
-        slow_mode_s=channel["slow_mode_s"], position=channel["position"],
-        last_seq=channel["last_seq"], last_read_seq=last_read_seq,
+        id=channel["id"],
+        guild_id=channel["guild"],
+        category_id=channel["category"],
+        name=channel["name"],
+        kind=channel["kind"],
+        requires_paid=channel["requires_paid"],
+        slow_mode_s=channel["slow_mode_s"],
+        position=channel["position"],
+        last_seq=channel["last_seq"],
+        last_read_seq=last_read_seq,
         unread=max(0, channel["last_seq"] - last_read_seq) if readable else 0,
-        can_read=readable, can_send=can_send(channel, access))
+        can_read=readable,
+        can_send=can_send(channel, access),
+    )
 
 
 async def list_channels(user: CurrentUser, slug: str) -> ChannelsRead:
@@ -152,14 +196,22 @@ async def list_channels(user: CurrentUser, slug: str) -> ChannelsRead:
         "SELECT c.*, COALESCE(r.last_read_seq, 0) AS last_read_seq, "
         "cat.name AS category_name, cat.position AS category_position FROM channels c "
         "LEFT JOIN channel_categories cat ON cat.id = c.category "
-        "LEFT JOIN read_markers r ON r.channel = c.id AND r.\"user\" = {} "
+        'LEFT JOIN read_markers r ON r.channel = c.id AND r."user" = {} '
         "WHERE c.guild = {} ORDER BY cat.position NULLS FIRST, cat.id, c.position, c.id",
-        user.id, guild["id"])
+        user.id,
+        guild["id"],
+    )
     categories: dict[int | None, CategoryRead] = {}
     for c in channels:
-        cat = categories.setdefault(c["category"], CategoryRead(
-            id=c["category"], name=c["category_name"] or "", position=c["category_position"] or 0,
-            channels=[]))
+        cat = categories.setdefault(
+            c["category"],
+            CategoryRead(
+                id=c["category"],
+                name=c["category_name"] or "",
+                position=c["category_position"] or 0,
+                channels=[],
+            ),
+        )
         cat.channels.append(channel_read(c, access, c["last_read_seq"]))
     return ChannelsRead(guild_id=guild["id"], categories=list(categories.values()))
 
@@ -169,9 +221,14 @@ async def membership_read(user: CurrentUser, slug: str) -> MembershipRead:
     row = await membership(guild["id"], user.id)
     if row is None:
         raise NotFound("You are not a member of this guild", code="not_member")
-    return MembershipRead(guild_id=guild["id"], role=row["role"], joined_at=row["joined_at"],
-                          timeout_until=row["timeout_until"], paid_access=row["paid_access"],
-                          primary=user.primary_guild_id == guild["id"])
+    return MembershipRead(
+        guild_id=guild["id"],
+        role=row["role"],
+        joined_at=row["joined_at"],
+        timeout_until=row["timeout_until"],
+        paid_access=row["paid_access"],
+        primary=user.primary_guild_id == guild["id"],
+    )
 
 
 async def user_guild_ids(user_id: int) -> list[int]:
@@ -192,19 +249,29 @@ async def list_members(user: CurrentUser, slug: str, online_only: bool) -> list[
     guild = await access_guild(user, slug)
     await access_member(user, guild)
     rows = await GuildMember.raw(
-        "SELECT m.\"user\" AS user_id, u.display_name, m.role, m.timeout_until "
-        "FROM guild_members m JOIN users u ON u.id = m.\"user\" WHERE m.guild = {} "
+        'SELECT m."user" AS user_id, u.display_name, m.role, m.timeout_until '
+        'FROM guild_members m JOIN users u ON u.id = m."user" WHERE m.guild = {} '
         "ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END, "
-        "u.display_name, m.id LIMIT 1000", guild["id"])
+        "u.display_name, m.id LIMIT 1000",
+        guild["id"],
+    )
     online = await presence.online_among([r["user_id"] for r in rows])
-    members = [MemberRead(user_id=r["user_id"], display_name=r["display_name"], role=r["role"],
-                          online=r["user_id"] in online, timeout_until=r["timeout_until"])
-               for r in rows]
+    members = [
+        MemberRead(
+            user_id=r["user_id"],
+            display_name=r["display_name"],
+            role=r["role"],
+            online=r["user_id"] in online,
+            timeout_until=r["timeout_until"],
+        )
+        for r in rows
+    ]
     return [m for m in members if m.online] if online_only else members
 
 
-async def audit_log(user: CurrentUser, slug: str, before_id: int | None,
-                    limit: int) -> list[AuditEntry]:
+async def audit_log(
+    user: CurrentUser, slug: str, before_id: int | None, limit: int
+) -> list[AuditEntry]:
     import msgspec as _msgspec
 
     from db.guilds.tables import AuditLog
@@ -216,10 +283,22 @@ async def audit_log(user: CurrentUser, slug: str, before_id: int | None,
         "SELECT a.*, ua.display_name AS actor_name, ut.display_name AS target_name "
         "FROM guild_audit_log a LEFT JOIN users ua ON ua.id = a.actor "
         "LEFT JOIN users ut ON ut.id = a.target WHERE a.guild = {} AND a.id < {} "
-        "ORDER BY a.id DESC LIMIT {}", guild["id"], before_id or 2**31 - 1, limit)
-    return [AuditEntry(
-        id=r["id"], action=r["action"], reason=r["reason"], created_at=r["created_at"],
-        details=_msgspec.json.decode(r["details"]) if isinstance(r["details"], str) else r["details"],
-        actor=AuditUser(r["actor"], r["actor_name"]) if r["actor"] else None,
-        target=AuditUser(r["target"], r["target_name"]) if r["target"] else None,
-    ) for r in rows]
+        "ORDER BY a.id DESC LIMIT {}",
+        guild["id"],
+        before_id or 2**31 - 1,
+        limit,
+    )
+    return [
+        AuditEntry(
+            id=r["id"],
+            action=r["action"],
+            reason=r["reason"],
+            created_at=r["created_at"],
+            details=_msgspec.json.decode(r["details"])
+            if isinstance(r["details"], str)
+            else r["details"],
+            actor=AuditUser(r["actor"], r["actor_name"]) if r["actor"] else None,
+            target=AuditUser(r["target"], r["target_name"]) if r["target"] else None,
+        )
+        for r in rows
+    ]

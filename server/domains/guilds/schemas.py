@@ -1,4 +1,5 @@
 """Guild request and response Structs."""
+
 from __future__ import annotations
 
 from datetime import datetime

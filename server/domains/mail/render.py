@@ -1,4 +1,5 @@
 """Render branded text + HTML emails from Jinja templates."""
+
 from __future__ import annotations
 
 from email.message import EmailMessage
@@ -9,16 +10,19 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from core.settings import get_settings
 from server.domains.platforms.queries import Branding
-from server.settings import get_settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
 
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES),
-                       autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        keep_trailing_newline=True,
+    )
 
 
 def build_message(template: str, to: str, brand: Branding, **context: Any) -> EmailMessage:

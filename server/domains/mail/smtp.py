@@ -1,11 +1,12 @@
 """Deliver a message to the SMTP server named by SMTP_URL (smtp:// or smtps://, optional user:pass)."""
+
 from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from server.settings import get_settings
+from core.settings import get_settings
 
 
 def send(msg: EmailMessage, timeout: float = 10.0) -> None:

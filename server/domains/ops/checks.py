@@ -1,4 +1,5 @@
 """Readiness probes for PostgreSQL, Redis and the Celery workers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,11 +8,10 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 import msgspec
-
 from piccolo.querystring import QueryString
 
+from core.redis import get_redis
 from db.piccolo_conf import DB
-from server.redis import get_redis
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -38,10 +38,11 @@ async def _redis() -> str:
 
 
 async def _celery() -> str:
-    from tasks.app import celery_app
+    from core.queue import celery_app
 
     replies = await anyio.to_thread.run_sync(
-        lambda: celery_app.control.ping(timeout=1.0, limit=1) or [])
+        lambda: celery_app.control.ping(timeout=1.0, limit=1) or []
+    )
     if not replies:
         raise RuntimeError("no Celery worker answered")
     return f"{len(replies)} worker(s)"
@@ -54,13 +55,13 @@ async def _run(check: Callable[[], Awaitable[str]]) -> CheckResult:
         ok = True
     except Exception as exc:  # every failure is reported, never raised
         detail, ok = f"{type(exc).__name__}: {exc}"[:300], False
-    return CheckResult(ok=ok, latency_ms=round((time.perf_counter() - started) * 1000, 1),
-                       detail=detail)
+    return CheckResult(
+        ok=ok, latency_ms=round((time.perf_counter() - started) * 1000, 1), detail=detail
+    )
 
 
 async def readiness() -> Readiness:
     names = ("postgres", "redis", "celery")
     results = await asyncio.gather(_run(_postgres), _run(_redis), _run(_celery))
-    checks = dict(zip(names, results))
-    return Readiness(status="ready" if all(r.ok for r in results) else "unavailable",
-                     checks=checks)
+    checks = dict(zip(names, results, strict=True))
+    return Readiness(status="ready" if all(r.ok for r in results) else "unavailable", checks=checks)

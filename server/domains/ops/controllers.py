@@ -1,4 +1,5 @@
 """Liveness and readiness endpoints."""
+
 from __future__ import annotations
 
 import msgspec

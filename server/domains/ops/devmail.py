@@ -1,4 +1,5 @@
 """Dev-only views of the local mail catcher (registered only outside production)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,9 +9,9 @@ from litestar import Controller, Request, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
+from core.redis import get_redis
 from server.domains.platforms.deps import platform_of
 from server.domains.platforms.queries import branding
-from server.redis import get_redis
 
 MAIL_KEY = "dev:mail"
 
@@ -49,6 +50,11 @@ class DevMailController(Controller):
 
     @get("/mail", include_in_schema=False)
     async def mail_html(self, request: Request[Any, Any, Any]) -> Template:
-        return Template(template_name="pages/devmail.html",
-                        context={"brand": branding(platform_of(request)), "user": request.user,
-                                 "mails": await caught_mail()})
+        return Template(
+            template_name="pages/devmail.html",
+            context={
+                "brand": branding(platform_of(request)),
+                "user": request.user,
+                "mails": await caught_mail(),
+            },
+        )

@@ -3,6 +3,7 @@
 Task outcomes are counted by the worker processes in a Redis hash, so the numbers survive
 worker restarts and every web process exposes the same totals.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from prometheus_client import REGISTRY, Gauge
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from server.settings import get_settings
+from core.settings import get_settings
 
 TASKS_KEY = "metrics:tasks"
 
@@ -24,12 +25,14 @@ class TaskOutcomeCollector(Collector):
         self._client: redis.Redis | None = None
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily("celery_task_outcomes", "Celery task outcomes",
-                                     labels=["task", "state"])
+        family = CounterMetricFamily(
+            "celery_task_outcomes", "Celery task outcomes", labels=["task", "state"]
+        )
         try:
             if self._client is None:
-                self._client = redis.Redis.from_url(get_settings().redis_url,
-                                                    decode_responses=True, socket_timeout=1)
+                self._client = redis.Redis.from_url(
+                    get_settings().redis_url, decode_responses=True, socket_timeout=1
+                )
             counts = self._client.hgetall(TASKS_KEY)
         except redis.RedisError:
             counts = {}
@@ -46,16 +49,19 @@ class FanoutCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
         from realtime.fanout import STATS
 
-        family = CounterMetricFamily("realtime_fanout_recipients",
-                                     "Broadcast recipients by delivery path", labels=["path"])
+        family = CounterMetricFamily(
+            "realtime_fanout_recipients", "Broadcast recipients by delivery path", labels=["path"]
+        )
         family.add_metric(["shared"], float(STATS.shared))
         family.add_metric(["inline"], float(STATS.inline))
         family.add_metric(["library"], float(STATS.fallback))
         family.add_metric(["blocked"], float(STATS.blocked))
         yield family
-        yield CounterMetricFamily("realtime_fanout_slow_sockets_closed",
-                                  "Sockets closed for a backlog over the limit behind a blocked send",
-                                  value=float(STATS.overflowed))
+        yield CounterMetricFamily(
+            "realtime_fanout_slow_sockets_closed",
+            "Sockets closed for a backlog over the limit behind a blocked send",
+            value=float(STATS.overflowed),
+        )
 
 
 _registered = False

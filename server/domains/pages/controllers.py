@@ -1,4 +1,5 @@
 """HTML pages: landing, login, verify, choose-guild, home, the guild app and DMs, branded per platform."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,10 @@ LOGIN_ERRORS = {
 
 def _page(request: Request[Any, Any, Any], name: str, **context: Any) -> Template:
     brand = branding(platform_of(request))
-    return Template(template_name=f"pages/{name}.html",
-                    context={"brand": brand, "user": request.user, **context})
+    return Template(
+        template_name=f"pages/{name}.html",
+        context={"brand": brand, "user": request.user, **context},
+    )
 
 
 class PagesController(Controller):
@@ -31,13 +34,17 @@ class PagesController(Controller):
         return _page(request, "landing")
 
     @get("/login")
-    async def login(self, request: Request[Any, Any, Any], error: FromQuery[str | None] = None) -> Template | Redirect:
+    async def login(
+        self, request: Request[Any, Any, Any], error: FromQuery[str | None] = None
+    ) -> Template | Redirect:
         if request.user is not None:
             return Redirect(home_for(request.user))
         return _page(request, "login", error=LOGIN_ERRORS.get(error or "", ""))
 
     @get("/verify")
-    async def verify(self, request: Request[Any, Any, Any], email: FromQuery[str] = "") -> Template | Redirect:
+    async def verify(
+        self, request: Request[Any, Any, Any], email: FromQuery[str] = ""
+    ) -> Template | Redirect:
         if request.user is not None:
             return Redirect(home_for(request.user))
         return _page(request, "verify", email=email[:320])
@@ -58,7 +65,9 @@ class PagesController(Controller):
     # (docs/realtime.md); the page only carries who is signed in. An unknown slug is shown
     # as "not found" by the client, which learns it from GET /api/guilds/{slug}.
     @get("/g/{slug:str}")
-    async def guild(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> Template | Redirect:
+    async def guild(
+        self, request: Request[Any, Any, Any], slug: FromPath[str]
+    ) -> Template | Redirect:
         if request.user is None:
             return Redirect("/login")
         return _page(request, "guild", slug=slug[:100])
@@ -70,8 +79,9 @@ class PagesController(Controller):
         return _page(request, "dms")
 
     @get("/checkout/success")
-    async def checkout_success(self, request: Request[Any, Any, Any],
-                               session_id: FromQuery[str] = "") -> Template | Redirect:
+    async def checkout_success(
+        self, request: Request[Any, Any, Any], session_id: FromQuery[str] = ""
+    ) -> Template | Redirect:
         """Back from Stripe: confirmed if the webhook already arrived, else wait for the push."""
         if request.user is None:
             return Redirect("/login")
@@ -112,5 +122,6 @@ class PagesController(Controller):
         """Owners: every affiliate's balances, commissions, customers and risk level."""
         if request.user is None:
             return Redirect("/login")
-        return _page(request, "owner_affiliates",
-                     allowed=request.user.role.value in ("owner", "admin"))
+        return _page(
+            request, "owner_affiliates", allowed=request.user.role.value in ("owner", "admin")
+        )

@@ -1,4 +1,5 @@
 """Platform of the current request, for controllers."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,11 +1,12 @@
 """Which platform a host belongs to, and each platform's branding."""
+
 from __future__ import annotations
 
 from enum import Enum
 
 import msgspec
 
-from server.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 class Platform(str, Enum):
@@ -26,13 +27,23 @@ class Branding(msgspec.Struct, frozen=True):
 def _branding(settings: Settings) -> dict[Platform, Branding]:
     return {
         Platform.WEOKTO: Branding(
-            key="weokto", name="WEOKTO", tagline="Join a guild. Grow together. Earn on every referral.",
-            accent="#6d28d9", accent_dark="#4c1d95", base_url=settings.weokto_base_url,
-            cookie_name="weokto_session"),
+            key="weokto",
+            name="WEOKTO",
+            tagline="Join a guild. Grow together. Earn on every referral.",
+            accent="#6d28d9",
+            accent_dark="#4c1d95",
+            base_url=settings.weokto_base_url,
+            cookie_name="weokto_session",
+        ),
         Platform.STAM: Branding(
-            key="stam", name="STAM", tagline="Communities, courses and live chat for people who build.",
-            accent="#0f766e", accent_dark="#134e4a", base_url=settings.stam_base_url,
-            cookie_name="stam_session"),
+            key="stam",
+            name="STAM",
+            tagline="Communities, courses and live chat for people who build.",
+            accent="#0f766e",
+            accent_dark="#134e4a",
+            base_url=settings.stam_base_url,
+            cookie_name="stam_session",
+        ),
     }
 
 

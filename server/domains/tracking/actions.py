@@ -3,14 +3,15 @@
 Each change that moves a dashboard figure touches the affiliate (inside the transaction):
 their socket gets `affiliate_update` and the cached stats are dropped, both after commit.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 from db.guilds.tables import Guild
 from db.tracking.tables import Attribution, PurchaseAttribution, TrackingEvent
-from realtime.emitter import atomic
+from db.uow import atomic
 from server.domains.affiliates.events import do_touch_affiliate
 from server.domains.auth.schemas import CurrentUser
 from server.domains.tracking import cookie, queries
@@ -29,27 +30,36 @@ TRACK_LIMIT = Limit("affiliate_track", max_hits=60, window_s=600)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def _touch(profile: dict[str, Any], reason: str) -> None:
     await do_touch_affiliate(profile["id"], profile["user"], reason)
 
 
-async def check_track_click(slug: str, visit: Visit, user: CurrentUser | None
-                            ) -> tuple[Tracked, Referral]:
+async def check_track_click(
+    slug: str, visit: Visit, user: CurrentUser | None
+) -> tuple[Tracked, Referral]:
     """Record a click on `?ref={slug}`; a signed-in visitor is attributed at once."""
     await hit(TRACK_LIMIT, visit.ip, "Too many link visits from this address, try again later")
     profile = await queries.access_affiliate_slug(slug)
     # Whole milliseconds, the cookie's precision: a later claim of the same click must
     # compare equal (and so change nothing).
     now = _now()
-    referral = Referral(affiliate_id=profile["id"],
-                        clicked_at=now.replace(microsecond=now.microsecond // 1000 * 1000))
+    referral = Referral(
+        affiliate_id=profile["id"],
+        clicked_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+    )
     async with atomic():
-        await TrackingEvent.insert(TrackingEvent(
-            affiliate=profile["id"], ip=visit.ip[:64], user_agent=visit.user_agent[:512],
-            referrer=visit.referrer[:1000], landing_path=visit.landing_path[:1000]))
+        await TrackingEvent.insert(
+            TrackingEvent(
+                affiliate=profile["id"],
+                ip=visit.ip[:64],
+                user_agent=visit.user_agent[:512],
+                referrer=visit.referrer[:1000],
+                landing_path=visit.landing_path[:1000],
+            )
+        )
         await _touch(profile, "click")
         if user is not None:
             await do_attribute(user.id, referral)
@@ -73,7 +83,8 @@ async def do_attribute(customer_id: int, referral: Referral) -> bool:
     async with atomic():
         old = await Attribution.raw(
             "SELECT affiliate, clicked_at FROM attributions WHERE customer = {} FOR UPDATE",
-            customer_id)
+            customer_id,
+        )
         if old and old[0]["clicked_at"] >= referral.clicked_at:
             return False
         await Attribution.raw(
@@ -82,7 +93,11 @@ async def do_attribute(customer_id: int, referral: Referral) -> bool:
             "ON CONFLICT (customer) DO UPDATE SET affiliate = EXCLUDED.affiliate, source = "
             "'link', clicked_at = EXCLUDED.clicked_at, expires_at = EXCLUDED.expires_at, "
             "updated_at = now() WHERE attributions.clicked_at < EXCLUDED.clicked_at",
-            customer_id, profile["id"], referral.clicked_at, referral.expires_at)
+            customer_id,
+            profile["id"],
+            referral.clicked_at,
+            referral.expires_at,
+        )
         await _touch(profile, "attribution")
         if old and old[0]["affiliate"] != profile["id"]:
             previous = await queries.affiliate_row(old[0]["affiliate"])
@@ -99,16 +114,21 @@ async def do_free_guild_attribution(user_id: int, guild_id: int) -> bool:
     async with atomic():
         rows = await Attribution.raw(
             "SELECT a.id, a.affiliate FROM attributions a WHERE a.customer = {} "
-            "AND a.source = 'link' AND a.expires_at > now() FOR UPDATE", user_id)
+            "AND a.source = 'link' AND a.expires_at > now() FOR UPDATE",
+            user_id,
+        )
         profile = await queries.affiliate_row(rows[0]["affiliate"]) if rows else None
         if profile is None:
             return False
         senior = profile["created_at"] <= _now() - SENIOR_AFTER
         ttl = SENIOR_FREE_PRODUCT_TTL if senior else FREE_PRODUCT_TTL
-        await Attribution.update({
-            Attribution.source: "free_product", Attribution.expires_at: _now() + ttl,
-            Attribution.updated_at: _now(),
-        }).where(Attribution.id == rows[0]["id"])
+        await Attribution.update(
+            {
+                Attribution.source: "free_product",
+                Attribution.expires_at: _now() + ttl,
+                Attribution.updated_at: _now(),
+            }
+        ).where(Attribution.id == rows[0]["id"])
         await _touch(profile, "attribution")
     return True
 
@@ -133,7 +153,10 @@ async def do_attribute_purchase(purchase_id: int, metadata: dict[str, Any]) -> b
         inserted = await PurchaseAttribution.raw(
             "INSERT INTO purchase_attributions (purchase, affiliate, source, created_at) "
             "VALUES ({}, {}, {}, now()) ON CONFLICT (purchase) DO NOTHING RETURNING id",
-            purchase_id, profile["id"], source if source in SOURCES else "link")
+            purchase_id,
+            profile["id"],
+            source if source in SOURCES else "link",
+        )
         await _touch(profile, "attribution")
     if inserted:  # an invoice synced before this row existed gets its commission now
         await enqueue("tasks.ledger.sync_purchase", purchase_id)

@@ -1,4 +1,5 @@
 """Affiliate endpoints: link tracking (sets the referral cookie), the dashboard, owner views."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,8 +15,17 @@ from server.domains.auth.schemas import Role
 from server.domains.platforms.deps import client_ip, is_secure_context
 from server.domains.tracking import actions, cookie, queries
 from server.domains.tracking.schemas import (
-    AffiliateDetail, AffiliateStats, AffiliateSummary, Claimed, CommissionFilter, CommissionRead,
-    CommissionStatus, PayoutRead, Source, Tracked, Visit,
+    AffiliateDetail,
+    AffiliateStats,
+    AffiliateSummary,
+    Claimed,
+    CommissionFilter,
+    CommissionRead,
+    CommissionStatus,
+    PayoutRead,
+    Source,
+    Tracked,
+    Visit,
 )
 from server.errors import error_responses
 
@@ -26,16 +36,25 @@ Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 
 
 def _ref_cookie(request: Request[Any, Any, Any], value: str | None) -> Cookie:
-    return Cookie(key=cookie.COOKIE_NAME, value=value or "",
-                  max_age=int(cookie.LINK_TTL.total_seconds()) if value else 0, httponly=True,
-                  samesite="lax", secure=is_secure_context(request), path="/")
+    return Cookie(
+        key=cookie.COOKIE_NAME,
+        value=value or "",
+        max_age=int(cookie.LINK_TTL.total_seconds()) if value else 0,
+        httponly=True,
+        samesite="lax",
+        secure=is_secure_context(request),
+        path="/",
+    )
 
 
 def _visit(request: Request[Any, Any, Any], landing: str, referrer: str) -> Visit:
     # The page reports its own path and document.referrer; called directly, the headers say.
-    return Visit(ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
-                 referrer=referrer or request.headers.get("referer", ""),
-                 landing_path=landing or request.url.path)
+    return Visit(
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        referrer=referrer or request.headers.get("referer", ""),
+        landing_path=landing or request.url.path,
+    )
 
 
 class TrackingController(Controller):
@@ -43,11 +62,13 @@ class TrackingController(Controller):
     tags = ["affiliates"]
 
     @get("/track", responses=error_responses(400, 404))
-    async def track(self, request: Request[Any, Any, Any], ref: Slug, landing: Text = "",
-                    referrer: Text = "") -> Response[Tracked]:
+    async def track(
+        self, request: Request[Any, Any, Any], ref: Slug, landing: Text = "", referrer: Text = ""
+    ) -> Response[Tracked]:
         """Record a click on an affiliate link and remember it for 30 days (HttpOnly cookie)."""
         tracked, referral = await actions.check_track_click(
-            ref, _visit(request, landing, referrer), request.user)
+            ref, _visit(request, landing, referrer), request.user
+        )
         return Response(tracked, cookies=[_ref_cookie(request, cookie.encode(referral))])
 
     @post("/claim", status_code=200, guards=[login_required], responses=error_responses(401))
@@ -69,17 +90,29 @@ class AffiliateDashboardController(Controller):
         return await queries.stats(profile)
 
     @get("/commissions", responses=error_responses(400, 401, 404))
-    async def commissions(self, request: Request[Any, Any, Any],
-                          status: FromQuery[CommissionStatus | None] = None,
-                          source: FromQuery[Source | None] = None,
-                          since: FromQuery[datetime | None] = None,
-                          until: FromQuery[datetime | None] = None,
-                          before_id: RowId = None, limit: Limit = 50) -> list[CommissionRead]:
+    async def commissions(
+        self,
+        request: Request[Any, Any, Any],
+        status: FromQuery[CommissionStatus | None] = None,
+        source: FromQuery[Source | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        before_id: RowId = None,
+        limit: Limit = 50,
+    ) -> list[CommissionRead]:
         """My commissions, newest first, filtered by status, source and creation time."""
         profile = await access_own_profile(request.user)
-        return await queries.list_commissions(profile["id"], CommissionFilter(
-            status=status, source=source, since=since, until=until, before_id=before_id,
-            limit=limit))
+        return await queries.list_commissions(
+            profile["id"],
+            CommissionFilter(
+                status=status,
+                source=source,
+                since=since,
+                until=until,
+                before_id=before_id,
+                limit=limit,
+            ),
+        )
 
     @get("/payouts", responses=error_responses(401, 404))
     async def payouts(self, request: Request[Any, Any, Any]) -> list[PayoutRead]:
@@ -98,7 +131,8 @@ class OwnerAffiliatesController(Controller):
         return await queries.list_affiliates(request.user)
 
     @get("/{affiliate_id:int}", responses=error_responses(401, 403, 404))
-    async def affiliate_detail(self, request: Request[Any, Any, Any],
-                               affiliate_id: FromPath[int]) -> AffiliateDetail:
+    async def affiliate_detail(
+        self, request: Request[Any, Any, Any], affiliate_id: FromPath[int]
+    ) -> AffiliateDetail:
         """One affiliate: profile, balances, commissions and customers."""
         return await queries.affiliate_detail(request.user, affiliate_id)

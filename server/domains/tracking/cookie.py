@@ -1,17 +1,18 @@
 """The referral cookie: which affiliate link a browser last came through, and when (signed)."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from server.settings import get_settings
+from core.settings import get_settings
 
 COOKIE_NAME = "weokto_ref"
 LINK_TTL = timedelta(days=30)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Referral(msgspec.Struct, frozen=True):
@@ -45,12 +46,13 @@ def decode(value: str | None, now: datetime | None = None) -> Referral | None:
         return None
     if not hmac.compare_digest(parts[2], _sign(f"{parts[0]}.{parts[1]}")):
         return None
-    referral = Referral(affiliate_id=int(parts[0]),
-                        clicked_at=EPOCH + timedelta(milliseconds=int(parts[1])))
+    referral = Referral(
+        affiliate_id=int(parts[0]), clicked_at=EPOCH + timedelta(milliseconds=int(parts[1]))
+    )
     if referral.affiliate_id > 2**31 - 1 or referral.expires_at <= (now or _now()):
         return None
     return referral
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -1,4 +1,5 @@
 """Tracking and dashboard Structs: what the affiliate and owner APIs answer."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -50,8 +51,9 @@ class AffiliateStats(msgspec.Struct):
     computed_at: datetime
 
 
-CommissionStatus = Literal["PENDING_LOCK", "PARTIALLY_MATURED", "MATURED", "PAID",
-                           "CLAWED_BACK", "FROZEN"]
+CommissionStatus = Literal[
+    "PENDING_LOCK", "PARTIALLY_MATURED", "MATURED", "PAID", "CLAWED_BACK", "FROZEN"
+]
 
 
 class CommissionFilter(msgspec.Struct, frozen=True):

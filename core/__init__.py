@@ -1,0 +1,1 @@
+"""Leaf infrastructure shared by every layer: settings, the Redis client, the job queue."""

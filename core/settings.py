@@ -1,0 +1,89 @@
+"""Typed settings read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import msgspec
+
+DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+
+
+class Settings(msgspec.Struct, frozen=True):
+    env: str
+    database_url: str
+    redis_url: str
+    secret_key: str
+    port: int
+    weokto_base_url: str
+    stam_base_url: str
+    stam_hosts: tuple[str, ...]
+    smtp_url: str
+    mail_from: str
+    extra_origins: tuple[str, ...]
+    log_json: bool
+    stripe_api_key: str
+    # Empty: real Stripe. Set: the local emulator (or any Stripe-compatible base URL).
+    stripe_api_base: str
+    # Several secrets while a rotation is in progress; any of them verifies a webhook.
+    stripe_webhook_secrets: tuple[str, ...]
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in ("dev", "test")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return (_origin(self.weokto_base_url), _origin(self.stam_base_url), *self.extra_origins)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip().lower() for v in value.split(",") if v.strip())
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    app_env = env.get("APP_ENV", "dev")
+    port = int(env.get("PORT", "8000"))
+    secret = env.get("SECRET_KEY", "")
+    if not secret:
+        if app_env == "production":
+            raise RuntimeError("SECRET_KEY must be set in production")
+        secret = DEV_SECRET
+    return Settings(
+        env=app_env,
+        database_url=env.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/weokto"),
+        redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        secret_key=secret,
+        port=port,
+        weokto_base_url=env.get("WEOKTO_BASE_URL", f"http://localhost:{port}").rstrip("/"),
+        stam_base_url=env.get("STAM_BASE_URL", f"http://stam.localhost:{port}").rstrip("/"),
+        stam_hosts=_csv(env.get("STAM_HOSTS", "stam.localhost")),
+        smtp_url=env.get("SMTP_URL", "smtp://127.0.0.1:1025"),
+        mail_from=env.get("MAIL_FROM", "no-reply@weokto.local"),
+        extra_origins=_csv(env.get("EXTRA_ORIGINS", "")),
+        log_json=env.get("LOG_JSON", "1") != "0",
+        stripe_api_key=env.get("STRIPE_API_KEY", "sk_test_local_emulator"),
+        stripe_api_base=env.get("STRIPE_API_BASE", "").rstrip("/"),
+        stripe_webhook_secrets=tuple(
+            v.strip()
+            for v in env.get("STRIPE_WEBHOOK_SECRET", "whsec_local_emulator").split(",")
+            if v.strip()
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

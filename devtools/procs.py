@@ -1,0 +1,152 @@
+"""Process plumbing shared by the run command and the test harness: ports, waits, process groups."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def venv_bin(name: str) -> str:
+    """Path of a console script installed next to the running interpreter (the project venv)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def path_with_venv(environ: Mapping[str, str]) -> str:
+    # Procfile lines say `celery`, `uvicorn`, `python`: they must resolve to this venv's copies.
+    bindir = str(Path(sys.executable).parent)
+    return os.pathsep.join([bindir, environ.get("PATH", os.defpath)])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Same option uvicorn/aiosmtpd use, so a TIME_WAIT socket from the last run is not "busy".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def tcp_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """Status code of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    alive: Callable[[], bool] | None = None,
+    interval: float = 0.1,
+) -> None:
+    """Poll `check` until true; give up early when `alive` says the process behind it died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if alive is not None and not alive():
+            raise RuntimeError(f"{what}: the process exited before it was ready")
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not ready after {timeout:.0f}s")
+
+
+def spawn(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    stdout: IO[bytes] | int | None,
+    cwd: Path = ROOT,
+) -> subprocess.Popen[bytes]:
+    # Own session = own process group: Ctrl-C in the terminal reaches only the supervisor, which
+    # then stops each group in order, and killpg also reaches grandchildren (Celery pool, reloaders).
+    return subprocess.Popen(
+        list(argv),
+        env=dict(env),
+        cwd=str(cwd),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout is not None else None,
+        start_new_session=True,
+    )
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_groups(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:
+    """SIGTERM every process group, wait up to `timeout` for all of them together, then SIGKILL."""
+    for proc in procs:
+        signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        _wait_group(proc, deadline)
+    for proc in procs:
+        if group_alive(proc.pid):
+            signal_group(proc.pid, signal.SIGKILL)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _wait_group(proc: subprocess.Popen[bytes], deadline: float) -> None:
+    # The leader may exit before its children (a Celery worker's pool): wait for the whole group.
+    while time.monotonic() < deadline:
+        proc.poll()
+        if proc.returncode is not None and not group_alive(proc.pid):
+            return
+        time.sleep(0.05)
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

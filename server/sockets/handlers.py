@@ -1,0 +1,204 @@
+"""Socket event handlers: decode, re-check the session, authorize, call the same actions as REST."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+import structlog
+
+from realtime.rooms import channel_room
+from realtime.sio import sio
+from server.domains.auth.guards import check_roles
+from server.domains.auth.queries import user_for_session
+from server.domains.auth.schemas import CurrentUser, Role
+from server.domains.chat import actions as chat
+from server.domains.chat.schemas import (
+    ChannelRef,
+    EditMessage,
+    JoinChannel,
+    JoinDm,
+    MarkRead,
+    MessageRef,
+    React,
+    SendDm,
+    SendMessage,
+    StreamRef,
+)
+from server.domains.platforms.queries import Platform
+from server.errors import AppError, Unauthorized
+from server.jobs import enqueue
+
+log = structlog.get_logger(__name__)
+P = TypeVar("P", bound=msgspec.Struct)
+Handler = Callable[[CurrentUser, Any, str], Awaitable[Any]]
+
+
+def ok(data: Any = None) -> dict[str, Any]:
+    return {"ok": True, "data": msgspec.to_builtins(data)}
+
+
+def fail(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message, "details": details}}
+
+
+async def _disconnect_later(sid: str) -> None:
+    await sio.sleep(0.2)
+    await sio.disconnect(sid)
+
+
+async def socket_user(sid: str) -> CurrentUser:
+    """The session is re-read on every event, so a logout or suspension bites at once."""
+    saved = await sio.get_session(sid)
+    user = await user_for_session(uuid.UUID(saved["session_id"]), Platform(saved["platform"]))
+    if user is None:
+        # Answer the event first, then drop the socket (a disconnect now would eat the ack).
+        sio.start_background_task(_disconnect_later, sid)
+        raise Unauthorized("Your session has ended, sign in again", code="session_ended")
+    return user
+
+
+class InOrder:
+    """One socket's sends run one at a time, in the order its packets arrived.
+
+    The library runs every event in its own task, so three messages typed quickly would race
+    for their seq and could be stored 1, 3, 2. A socket's packets arrive in order and their
+    tasks start in that order; each takes a FIFO lock before its first await, so the order
+    survives. Other sockets, and this socket's other events, are not held up.
+    """
+
+    class _Line:
+        __slots__ = ("lock", "users")
+
+        def __init__(self) -> None:
+            self.lock = asyncio.Lock()
+            self.users = 0  # holding or waiting for the lock
+
+    def __init__(self) -> None:
+        self._locks: dict[str, InOrder._Line] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, sid: str) -> AsyncIterator[None]:
+        line = self._locks.get(sid) or self._locks.setdefault(sid, InOrder._Line())
+        line.users += 1
+        try:
+            async with line.lock:
+                yield
+        finally:
+            line.users -= 1
+            if not line.users:
+                del self._locks[sid]  # nothing kept per idle socket
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+IN_ORDER = InOrder()
+
+
+def event(
+    name: str, payload_type: type[P], *, roles: tuple[Role, ...] = (), in_order: bool = False
+) -> Callable[[Handler], Handler]:
+    """Register a handler: typed payload, guard, and an ack that is never an exception.
+
+    `in_order` handlers of one socket run one after another in arrival order (see InOrder).
+    """
+    allowed = frozenset(roles)
+
+    def wrap(fn: Handler) -> Handler:
+        async def guarded(sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                payload = msgspec.convert(data if data is not None else {}, payload_type)
+                user = check_roles(await socket_user(sid), allowed)
+                return ok(await fn(user, payload, sid))
+            except msgspec.ValidationError as exc:
+                return fail("validation_error", str(exc))
+            except AppError as exc:
+                return fail(exc.code, exc.message, exc.details)
+            except asyncpg.DataError:
+                return fail("invalid_input", "A value is out of range")
+            except Exception:
+                log.exception("socket handler failed", handler=name)
+                return fail("internal_error", "Something went wrong")
+
+        async def ordered(sid: str, data: Any = None) -> dict[str, Any]:
+            async with IN_ORDER.turn(sid):  # taken before the first await, see InOrder
+                return await guarded(sid, data)
+
+            sio.on(name, handler=functools.wraps(fn)(ordered if in_order else guarded))
+
+        return fn
+
+    return wrap
+
+
+class Hello(msgspec.Struct):
+    pass
+
+
+@event("hello", Hello)
+async def hello(user: CurrentUser, _: Hello, sid: str) -> dict[str, Any]:
+    """The browser is in its user room: ask a worker to push session.welcome through Redis."""
+    await enqueue("tasks.realtime.welcome", user.id)
+    return {"user_id": user.id}
+
+
+@event("join_channel", JoinChannel)
+async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> dict[str, Any]:
+    async def enter(rooms: list[str]) -> None:
+        for room in rooms:
+            await sio.enter_room(sid, room)
+
+    return await chat.check_join_channel(user, p.channel_id, p.since_seq, enter)
+
+
+@event("leave_channel", ChannelRef)
+async def leave_channel(user: CurrentUser, p: ChannelRef, sid: str) -> dict[str, Any]:
+    await sio.leave_room(sid, channel_room(p.channel_id))
+    return {}
+
+
+@event("send_message", SendMessage, in_order=True)
+async def send_message(user: CurrentUser, p: SendMessage, sid: str) -> Any:
+    return await chat.check_send_message(user, p.channel_id, p.content, p.client_msg_id)
+
+
+@event("send_dm", SendDm, in_order=True)
+async def send_dm(user: CurrentUser, p: SendDm, sid: str) -> Any:
+    return await chat.check_send_dm(user, p.user_id, p.content, p.client_msg_id)
+
+
+@event("join_dm", JoinDm)
+async def join_dm(user: CurrentUser, p: JoinDm, sid: str) -> dict[str, Any]:
+    return await chat.check_join_dm(user, p.user_id, p.since_seq)
+
+
+@event("edit_message", EditMessage)
+async def edit_message(user: CurrentUser, p: EditMessage, sid: str) -> dict[str, Any]:
+    return {"message": await chat.check_edit_message(user, p.message_id, p.content)}
+
+
+@event("delete_message", MessageRef)
+async def delete_message(user: CurrentUser, p: MessageRef, sid: str) -> dict[str, Any]:
+    return {"message": await chat.check_delete_message(user, p.message_id)}
+
+
+@event("react", React)
+async def react(user: CurrentUser, p: React, sid: str) -> Any:
+    return await chat.check_react(user, p.message_id, p.emoji)
+
+
+@event("typing", StreamRef)
+async def typing(user: CurrentUser, p: StreamRef, sid: str) -> dict[str, Any]:
+    return {"sent": await chat.check_typing(user, p.channel_id, p.user_id, sid)}
+
+
+@event("mark_read", MarkRead)
+async def mark_read(user: CurrentUser, p: MarkRead, sid: str) -> Any:
+    return await chat.check_mark_read(user, p.seq, p.channel_id, p.user_id)

@@ -29,6 +29,10 @@ class Settings(msgspec.Struct, frozen=True):
     stripe_api_base: str
     # Several secrets while a rotation is in progress; any of them verifies a webhook.
     stripe_webhook_secrets: tuple[str, ...]
+    # Language of each platform's pages and emails when neither the reader's saved choice,
+    # the `lang` cookie nor Accept-Language names a supported one (server/i18n.py).
+    weokto_locale: str = "fr"
+    stam_locale: str = "fr"
 
     @property
     def is_dev(self) -> bool:
@@ -81,6 +85,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             for v in env.get("STRIPE_WEBHOOK_SECRET", "whsec_local_emulator").split(",")
             if v.strip()
         ),
+        weokto_locale=env.get("WEOKTO_LOCALE", "fr").strip().lower() or "fr",
+        stam_locale=env.get("STAM_LOCALE", "fr").strip().lower() or "fr",
     )
 
 

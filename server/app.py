@@ -25,7 +25,7 @@ from server.domains.affiliates.controllers import (
     OwnerPayoutController,
     OwnerWithdrawalController,
 )
-from server.domains.auth.controllers import AuthController
+from server.domains.auth.controllers import AuthController, LocaleController
 from server.domains.auth.middleware import auth_middleware
 from server.domains.billing.controllers import (
     AccessController,
@@ -62,6 +62,7 @@ from server.domains.tracking.controllers import (
     TrackingController,
 )
 from server.errors import EXCEPTION_HANDLERS
+from server.i18n import locale_middleware
 from server.logging import configure_logging, request_id_middleware
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,7 @@ def create_app() -> Litestar:
         OpsController,
         MetricsController,
         AuthController,
+        LocaleController,
         AdminUsersController,
         GuildController,
         ModerationController,
@@ -151,7 +153,13 @@ def create_app() -> Litestar:
         handlers.append(DevMailController)
     return Litestar(
         route_handlers=handlers,
-        middleware=[request_id_middleware, prometheus.middleware, auth_middleware],
+        # locale_middleware after auth: the signed-in user's saved language comes first.
+        middleware=[
+            request_id_middleware,
+            prometheus.middleware,
+            auth_middleware,
+            locale_middleware,
+        ],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="csrftoken",

@@ -1,4 +1,9 @@
-"""Application errors and the one mapper that turns them into JSON error bodies."""
+"""Application errors and the one mapper that turns them into JSON error bodies.
+
+Raise sites pass an English literal (the msgid); the mapper translates it into the reader's
+locale, so bodies keep a stable `code` and a translated `message`. The literals are extracted
+by babel.cfg's extractor (server/i18n.py: extract_python), which knows these classes.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from server.i18n import N_, gettext, request_locale
 
 
 class ErrorDetail(msgspec.Struct):
@@ -40,10 +47,10 @@ class AppError(Exception):
         self.details = details
         self.headers = headers or {}
 
-    def body(self) -> ErrorBody:
-        return ErrorBody(
-            error=ErrorDetail(code=self.code, message=self.message, details=self.details)
-        )
+    def body(self, locale: str | None = None) -> ErrorBody:
+        """The JSON body, its message in `locale` (the current locale when None)."""
+        message = gettext(self.message, locale)
+        return ErrorBody(error=ErrorDetail(code=self.code, message=message, details=self.details))
 
 
 class ClientError(AppError):
@@ -107,29 +114,51 @@ def _json(body: ErrorBody, status: int, headers: dict[str, str] | None = None) -
     )
 
 
-def app_error_handler(_: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
-    return _json(exc.body(), exc.status_code, exc.headers)
+# Litestar's own exception details (routing, CSRF, body size, methods), marked so the
+# extractor puts them in the catalog; anything else Litestar says passes through untranslated.
+_LITESTAR_DETAILS = (
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("CSRF token verification failed"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Too Many Requests"),
+    N_("Service Unavailable"),
+    N_("Internal Server Error"),
+)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def app_error_handler(request: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    return _json(exc.body(request_locale(request)), exc.status_code, exc.headers)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    locale = request_locale(request)
     if isinstance(exc, ValidationException):
-        body = ErrorBody(ErrorDetail("validation_error", "Invalid request", exc.extra))
+        # Only the top-level message: the details name fields and are for programs.
+        message = gettext(N_("Invalid request"), locale)
+        body = ErrorBody(ErrorDetail("validation_error", message, exc.extra))
     else:
         code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
-        body = ErrorBody(ErrorDetail(code, str(exc.detail), exc.extra or None))
+        body = ErrorBody(ErrorDetail(code, gettext(str(exc.detail), locale), exc.extra or None))
     return _json(body, status, dict(exc.headers or {}))
 
 
-def db_input_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def db_input_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Last line of defence: a value PostgreSQL cannot hold (an id past int4, say) is the
     # client's mistake, not ours. Validators should catch these first.
-    return _json(ErrorBody(ErrorDetail("invalid_input", "A value is out of range")), 400)
+    message = gettext(N_("A value is out of range"), request_locale(request))
+    return _json(ErrorBody(ErrorDetail("invalid_input", message)), 400)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request.logger.exception("unhandled error", exc_info=exc)
-    return _json(ErrorBody(ErrorDetail("internal_error", "Internal server error")), 500)
+    message = gettext(N_("Internal server error"), request_locale(request))
+    return _json(ErrorBody(ErrorDetail("internal_error", message)), 500)
 
 
 def _db_input_errors() -> dict[type[Exception], Any]:

@@ -20,6 +20,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from litestar.datastructures import Cookie, Headers
@@ -174,6 +175,23 @@ def _cookie(cookie_header: str) -> str | None:
     return morsel.value if morsel else None
 
 
+async def socket_locale(sid: str) -> str:
+    """A socket's reader: the user's saved language, else the platform's (a socket has no
+    Accept-Language worth trusting after the handshake). Read on error paths only."""
+    import uuid
+
+    from realtime.sio import sio
+    from server.domains.auth.queries import user_for_session
+
+    try:
+        saved = await sio.get_session(sid)
+        platform = Platform(saved["platform"])
+    except Exception:  # no session yet (refused connect): nothing better than the default
+        return DEFAULT_LOCALE
+    user = await user_for_session(uuid.UUID(saved["session_id"]), platform)
+    return locale_for_user(user, platform)
+
+
 def locale_cookie(locale: str, *, secure: bool) -> Cookie:
     """The `lang` cookie: an anonymous visitor's choice, readable by the page's JS."""
     return Cookie(
@@ -241,6 +259,8 @@ def _compile_po(po: Path, locale: str, domain: str) -> _gettext.NullTranslations
 
 
 def gettext(message: str, locale: str | None = None, *, domain: str = "messages") -> str:
+    if not message:  # gettext("") is the catalog's header, never a message
+        return message
     return translations(locale or current_locale(), domain).gettext(message)
 
 
@@ -345,3 +365,190 @@ def format_datetime(
 def _aware(value: datetime) -> datetime:
     # Our columns are timestamptz, so a naive value can only be a UTC one built in code.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# --- extraction (babel.cfg, tests/i18n, `python -m server.i18n extract`) ---------------------
+
+# Calls whose argument at this position is an English message the error mapper translates:
+# every AppError class and the rate limiter. tests/i18n checks no AppError subclass is missing.
+ERROR_CALLS: dict[str, int] = {
+    "AppError": 0,
+    "ClientError": 0,
+    "Unauthorized": 0,
+    "Forbidden": 0,
+    "NotFound": 0,
+    "Conflict": 0,
+    "RateLimited": 0,
+    "Unavailable": 0,
+    "InsufficientBalance": 0,
+    "hit": 2,
+}
+PY_KEYWORDS: dict[str, Any] = {
+    "_": None,
+    "gettext": None,
+    "N_": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+}
+ROOT = LOCALE_DIR.parent
+
+
+class Unextractable(msgspec.Struct, frozen=True):
+    """A message built at run time (f-string, concatenation): it cannot be in a catalog."""
+
+    path: str
+    line: int
+    call: str
+
+
+def _error_call_messages(source: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(line, msgid) of error-class messages, and (line, call) of messages built at run time.
+
+    Babel's keyword extractor sees literals only; raise sites also pass module constants
+    (INVALID_CODE) and conditionals (`a if left else b`), so names are resolved here.
+    """
+    import ast
+
+    tree = ast.parse(source)
+    strings: dict[str, list[str]] = {}
+
+    def resolve(node: ast.expr) -> list[str] | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, ast.IfExp):
+            a, b = resolve(node.body), resolve(node.orelse)
+            return None if a is None or b is None else a + b
+        if isinstance(node, ast.Name):
+            return strings.get(node.id)
+        return None
+
+    for node in ast.walk(tree):  # every `name = "..."` anywhere: over-extracting is harmless
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                found = resolve(node.value)
+                if found:
+                    strings.setdefault(target.id, []).extend(found)
+    # A parameter handed on (ratelimit.hit's `message`) was extracted at the caller.
+    params = {
+        a.arg
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for a in node.args.args + node.args.kwonlyargs
+    }
+    found_msgs: list[tuple[int, str]] = []
+    dynamic: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name not in ERROR_CALLS:
+            continue
+        index = ERROR_CALLS[name]
+        arg = node.args[index] if len(node.args) > index else None
+        if arg is None:
+            arg = next((k.value for k in node.keywords if k.arg == "message"), None)
+        if arg is None:
+            continue
+        messages = resolve(arg)
+        if messages is None and isinstance(arg, ast.Name) and arg.id in params:
+            continue
+        if messages is None:
+            dynamic.append((node.lineno, ast.get_source_segment(source, node) or name))
+        else:
+            found_msgs.extend((node.lineno, m) for m in messages)
+    return found_msgs, dynamic
+
+
+def extract_python(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: dict[str, Any]
+) -> Iterator[tuple[Any, ...]]:
+    """babel.cfg's method for our Python: babel's own extractor, plus error-class messages."""
+    from babel.messages.extract import extract_python as babel_python
+
+    source = fileobj.read()
+    yield from babel_python(io.BytesIO(source), keywords, comment_tags, options)  # type: ignore[arg-type]
+    messages, _dynamic = _error_call_messages(source.decode(options.get("encoding", "utf-8")))
+    for line, message in messages:
+        yield line, None, message, []
+
+
+def unextractable(paths: list[Path] | None = None) -> list[Unextractable]:
+    """Error messages built at run time in our Python sources (reported, not translated)."""
+    out: list[Unextractable] = []
+    for path in paths or sorted((ROOT / "server").rglob("*.py")):
+        _msgs, dynamic = _error_call_messages(path.read_text("utf-8"))
+        rel = str(path.relative_to(ROOT))
+        out.extend(Unextractable(rel, line, call) for line, call in dynamic)
+    return out
+
+
+def extract_catalog(domain: str = "messages") -> Any:
+    """A babel Catalog of every msgid babel.cfg's sections of `domain` find in the tree.
+
+    babel.cfg sections carry `domain = web|js|messages` (default messages); pybabel's CLI
+    ignores that option, so extraction goes through this function.
+    """
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (ROOT / "babel.cfg").open() as fp:
+        method_map, options_map = parse_mapping_cfg(fp)
+    keep = [
+        (pattern, method)
+        for pattern, method in method_map
+        if options_map.get(pattern, {}).get("domain", "messages") == domain
+    ]
+    catalog = Catalog(domain=domain, project="weokto", charset="utf-8")
+    keywords = {**PY_KEYWORDS}
+    results = extract_from_dir(
+        str(ROOT),
+        method_map=keep,
+        options_map={
+            p: {k: v for k, v in o.items() if k != "domain"} for p, o in options_map.items()
+        },
+        keywords=keywords,
+        comment_tags=("Translators:",),
+        strip_comment_tags=True,
+    )
+    for filename, lineno, message, comments, context in results:
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return catalog
+
+
+def update_catalogs(domain: str = "messages") -> None:
+    """Write locale/<domain>.pot and merge it into each language's .po (new msgids empty)."""
+    from babel.messages.pofile import read_po, write_po
+
+    template = extract_catalog(domain)
+    with (LOCALE_DIR / f"{domain}.pot").open("wb") as fp:
+        write_po(fp, template, width=100)
+    for locale in SUPPORTED:
+        po = LOCALE_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
+        po.parent.mkdir(parents=True, exist_ok=True)
+        if po.exists():
+            with po.open("rb") as fp:
+                catalog = read_po(fp, locale=locale, domain=domain)
+            catalog.update(template, no_fuzzy_matching=True)
+        else:
+            from babel.messages.catalog import Catalog
+
+            catalog = Catalog(locale=locale, domain=domain, project="weokto", charset="utf-8")
+            catalog.update(template, no_fuzzy_matching=True)
+        with po.open("wb") as fp:
+            write_po(fp, catalog, width=100, ignore_obsolete=True, include_previous=False)
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python -m server.i18n extract [domain]: refresh the .pot and merge into every .po.
+    if len(sys.argv) >= 2 and sys.argv[1] == "extract":
+        update_catalogs(sys.argv[2] if len(sys.argv) > 2 else "messages")
+    elif len(sys.argv) >= 2 and sys.argv[1] == "unextractable":
+        for item in unextractable():
+            print(f"{item.path}:{item.line}: {item.call}")
+    else:
+        print("usage: python -m server.i18n extract [domain] | unextractable")

@@ -20,6 +20,8 @@ class User(Table, tablename="users"):
     primary_guild_changed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     last_login_at = Timestamptz(null=True, default=None)
+    # The language the user chose ("fr", "en"); NULL follows the browser or the platform.
+    locale = Varchar(length=8, null=True, default=None)
 
     unique_platform_email = Unique(["platform", "email"])
 

@@ -120,7 +120,10 @@ def event(
             except msgspec.ValidationError as exc:
                 return fail("validation_error", str(exc))
             except AppError as exc:
-                return fail(exc.code, exc.message, exc.details)
+                from server.i18n import gettext, socket_locale  # error path only
+
+                message = gettext(exc.message, await socket_locale(sid))
+                return fail(exc.code, message, exc.details)
             except asyncpg.DataError:
                 return fail("invalid_input", "A value is out of range")
             except Exception:

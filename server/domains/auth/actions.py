@@ -277,3 +277,24 @@ async def do_purge_expired_logins(older_than: timedelta = timedelta(days=1)) -> 
             await LoginToken.delete().where(LoginToken.expires_at < cutoff).returning(LoginToken.id)
         )
     return len(rows)
+
+
+async def check_set_locale(user: CurrentUser | None, raw: str) -> str:
+    """Validate a language choice; a signed-in user's is saved for every device and email."""
+    from server.i18n import SUPPORTED
+
+    locale = raw.strip().lower()
+    if locale not in SUPPORTED:
+        raise ClientError(
+            "This language is not available",
+            code="unsupported_locale",
+            details={"field": "locale", "supported": list(SUPPORTED)},
+        )
+    if user is not None:
+        await do_set_locale(user.id, locale)
+    return locale
+
+
+async def do_set_locale(user_id: int, locale: str) -> None:
+    async with atomic():
+        await User.raw("UPDATE users SET locale = {} WHERE id = {}", locale, user_id)

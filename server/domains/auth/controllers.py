@@ -13,6 +13,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from server.domains.auth import actions
 from server.domains.auth.guards import login_required, require_user
 from server.domains.auth.schemas import (
+    LocaleChoice,
+    LocaleSet,
     LoggedOut,
     LoginResult,
     MagicLinkSend,
@@ -24,6 +26,7 @@ from server.domains.auth.security import SESSION_TTL_S
 from server.domains.platforms.deps import client_ip, is_secure_context, platform_of
 from server.domains.platforms.queries import branding
 from server.errors import ClientError, error_responses
+from server.i18n import locale_cookie
 
 SENT = MagicLinkSent(
     status="sent",
@@ -109,3 +112,18 @@ class AuthController(Controller):
         """Revoke this session at once and clear the cookie."""
         await actions.do_logout(request.user)
         return Response(LoggedOut(), cookies=[session_cookie(request, None)])
+
+
+class LocaleController(Controller):
+    path = "/api/locale"
+    tags = ["i18n"]
+
+    @post("/", status_code=HTTP_200_OK, responses=error_responses(400, 403))
+    async def set_locale(
+        self, request: Request[Any, Any, Any], data: JSONBody[LocaleChoice]
+    ) -> Response[LocaleSet]:
+        """Switch language: the `lang` cookie for everyone, saved on a signed-in account."""
+        user = request.user
+        locale = await actions.check_set_locale(user, data.locale)
+        cookie = locale_cookie(locale, secure=is_secure_context(request))
+        return Response(LocaleSet(locale=locale, saved=user is not None), cookies=[cookie])

@@ -39,7 +39,7 @@ async def user_for_token(token: str | None, platform: Platform) -> CurrentUser |
 # Piccolo join query cost more CPU than PostgreSQL's answer (profile of a busy chat server).
 _SESSION_USER = (
     "SELECT s.id AS session_id, u.id, u.platform, u.email, u.display_name, u.role, u.status, "
-    'u.primary_guild_id, u.created_at FROM sessions s JOIN users u ON u.id = s."user" '
+    'u.primary_guild_id, u.created_at, u.locale FROM sessions s JOIN users u ON u.id = s."user" '
     "WHERE s.id = {} AND s.platform = {} AND s.revoked_at IS NULL AND s.expires_at > now() "
     "AND u.status = 'active'"
 )
@@ -60,6 +60,7 @@ async def user_for_session(session_id: uuid.UUID, platform: Platform) -> Current
         primary_guild_id=row["primary_guild_id"],
         created_at=row["created_at"],
         session_id=str(row["session_id"]),
+        locale=row["locale"],
     )
 
 

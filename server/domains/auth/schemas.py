@@ -63,6 +63,8 @@ class CurrentUser(msgspec.Struct, frozen=True):
     primary_guild_id: int | None
     created_at: datetime
     session_id: str
+    # Saved language choice; None follows the lang cookie, the browser, then the platform.
+    locale: str | None = None
 
     def read(self) -> UserRead:
         return UserRead(
@@ -79,6 +81,17 @@ class CurrentUser(msgspec.Struct, frozen=True):
 
 class LoggedOut(msgspec.Struct):
     status: str = "logged_out"
+
+
+class LocaleChoice(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of POST /api/locale: one of server.i18n.SUPPORTED."""
+
+    locale: Annotated[str, msgspec.Meta(max_length=16)]
+
+
+class LocaleSet(msgspec.Struct):
+    locale: str
+    saved: bool
 
 
 class SessionClaims(msgspec.Struct, frozen=True):

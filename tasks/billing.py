@@ -37,7 +37,7 @@ def drain_stripe_events() -> int:
 
 
 async def _sync(kind: str, row_id: int) -> str:
-    from server.domains.catalog.stripe_sync import do_sync_plan, do_sync_product
+    from server.domains.catalog.actions import do_sync_plan, do_sync_product
 
     return await (do_sync_product(row_id) if kind == "product" else do_sync_plan(row_id))
 

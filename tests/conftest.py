@@ -48,6 +48,42 @@ APP_MODULES = (
     "server.sockets",
 )
 TEST_SECRET = "test-secret-key-not-for-production-0123456789abcdef"
+SLOT_LOCK_KEY = pytest.StashKey[Any]()
+# Concurrent test runs on one machine (two terminals, a benchmark beside the tests) would share
+# the given database and Redis and truncate each other's rows or eat each other's Celery tasks:
+# each run holds a slot, and slot N > 0 gets database `<name>_N` and Redis database index + N.
+SLOTS = 7
+
+
+def claim_slot() -> tuple[int, Any]:
+    import fcntl
+
+    for slot in range(SLOTS):
+        handle = open(Path(tempfile.gettempdir()) / f"weokto-test-slot-{slot}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return slot, handle  # held until the process exits
+    raise pytest.UsageError(f"more than {SLOTS} test runs at once on this machine")
+
+
+def slot_environ(environ: Any, slot: int) -> dict[str, str]:
+    """The service URLs of a slot (slot 0: as given)."""
+    from devtools.embedded import database_name, with_database
+
+    out: dict[str, str] = {k: environ[k] for k in ("DATABASE_URL", "REDIS_URL") if environ.get(k)}
+    if slot == 0:
+        return out
+    if "DATABASE_URL" in out:
+        url = out["DATABASE_URL"]
+        out["DATABASE_URL"] = with_database(url, f"{database_name(url)}_{slot}")
+    if "REDIS_URL" in out:
+        base, _, index = out["REDIS_URL"].rpartition("/")
+        if index.isdigit():
+            out["REDIS_URL"] = f"{base}/{(int(index) + slot) % 16}"
+    return out
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,7 +93,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if early:
         raise pytest.UsageError(f"imported before the test env was set: {early} (check plugins)")
     tmp = Path(tempfile.mkdtemp(prefix="weokto-test-"))
-    services = resolve_services(tmp, os.environ, db_name="weokto_test", persist_redis=False)
+    slot, lock = claim_slot()
+    config.stash[SLOT_LOCK_KEY] = lock
+    given = slot_environ(os.environ, slot)
+    os.environ.update(given)
+    services = resolve_services(tmp, given, db_name="weokto_test", persist_redis=False)
     port, smtp_port = free_port(), free_port()
     env = stack_env(
         {**os.environ, "DATA_DIR": str(tmp)},

@@ -39,7 +39,7 @@ async def _pay(shop: dict[str, Any], session_id: str) -> None:
 
 
 async def _session_metadata(session_id: str) -> dict[str, str]:
-    from server.domains.billing.stripe_api import client
+    from server.integrations.stripe import client
 
     return (await client().v1.checkout.sessions.retrieve_async(session_id)).to_dict()["metadata"]
 

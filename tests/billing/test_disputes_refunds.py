@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from db.billing.tables import Invoice
-from server.domains.billing.stripe_api import client
+from server.integrations.stripe import client
 from tests.billing.test_lifecycle import _state
 from tests.billing.test_purchase_flow import _purchase_of, _until, shop  # noqa: F401
 from tests.billing.test_refunds import _bought

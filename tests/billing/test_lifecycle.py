@@ -6,7 +6,7 @@ import httpx
 
 from db.billing.tables import BillingCustomer, Purchase
 from db.guilds.tables import GuildMember
-from server.domains.billing.stripe_api import client
+from server.integrations.stripe import client
 from tests.billing.test_purchase_flow import _buy, _purchase_of, _until, shop  # noqa: F401
 
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from db.billing.tables import Invoice, RefundRequest
-from server.domains.billing.stripe_api import client
+from server.integrations.stripe import client
 from tests.billing.test_lifecycle import _state
 from tests.billing.test_purchase_flow import _buy, _purchase_of, _until, shop  # noqa: F401
 

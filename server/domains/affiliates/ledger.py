@@ -7,24 +7,35 @@ from typing import Any
 import msgspec
 
 from db.affiliates.tables import LedgerEntry
+from server.domains.affiliates.schemas import (
+    AFFILIATE_ACCOUNTS,
+    AVAILABLE,
+    DEBT,
+    FROZEN,
+    LOCKED,
+    PAID_OUT,
+    PLATFORM_COMMISSIONS,
+    account_sums,
+)
+from server.domains.affiliates.schemas import COMMISSION_CURRENCY as CURRENCY
 
-# Affiliate accounts (each entry names its affiliate). Signs: money owed to the affiliate is
-# positive; `debt` is zero or negative (what the affiliate owes after a clawback found too
-# little); `paid_out` grows with every payout.
-LOCKED = "locked"
-FROZEN = "frozen"
-AVAILABLE = "available"
-PAID_OUT = "paid_out"
-DEBT = "debt"
-AFFILIATE_ACCOUNTS = (LOCKED, FROZEN, AVAILABLE, PAID_OUT, DEBT)
-# The platform account (no affiliate): the counterpart of every commission and clawback. A
-# payout moves money between two affiliate accounts (available -> paid_out), so the sum of an
-# affiliate's accounts is always what they earned net of clawbacks.
-PLATFORM_COMMISSIONS = "platform_commissions"
-# Commissions, balances and payouts are kept in one currency: an invoice in another currency
-# earns no commission (amounts in two currencies cannot be added), and catalog refuses a
-# commission on a plan priced in another currency, so an owner sees the rule when pricing.
-CURRENCY = "eur"
+__all__ = [
+    "AFFILIATE_ACCOUNTS",
+    "AVAILABLE",
+    "CURRENCY",
+    "DEBT",
+    "FROZEN",
+    "LOCKED",
+    "PAID_OUT",
+    "PLATFORM_COMMISSIONS",
+    "Leg",
+    "Unbalanced",
+    "account_balances",
+    "lock_profile",
+    "post",
+    "posted",
+    "sql",
+]
 
 
 class Leg(msgspec.Struct, frozen=True):
@@ -109,13 +120,6 @@ async def account_balances(affiliate_id: int) -> dict[str, int]:
         affiliate_id,
     )
     return account_sums({r["account"]: r["total"] for r in rows})
-
-
-def account_sums(totals: dict[str, Any]) -> dict[str, int]:
-    """Every affiliate account's sum, from the totals of the accounts that have entries."""
-    sums = {account: 0 for account in AFFILIATE_ACCOUNTS}
-    sums.update({account: int(total) for account, total in totals.items()})
-    return sums
 
 
 async def lock_profile(affiliate_id: int) -> dict[str, Any] | None:

@@ -4,9 +4,34 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+
+# Affiliate accounts (each entry names its affiliate). Signs: money owed to the affiliate is
+# positive; `debt` is zero or negative (what the affiliate owes after a clawback found too
+# little); `paid_out` grows with every payout.
+LOCKED = "locked"
+FROZEN = "frozen"
+AVAILABLE = "available"
+PAID_OUT = "paid_out"
+DEBT = "debt"
+AFFILIATE_ACCOUNTS = (LOCKED, FROZEN, AVAILABLE, PAID_OUT, DEBT)
+# The platform account (no affiliate): the counterpart of every commission and clawback. A
+# payout moves money between two affiliate accounts (available -> paid_out), so the sum of an
+# affiliate's accounts is always what they earned net of clawbacks.
+PLATFORM_COMMISSIONS = "platform_commissions"
+# Commissions, balances and payouts are kept in one currency: an invoice in another currency
+# earns no commission (amounts in two currencies cannot be added), and catalog refuses a
+# commission on a plan priced in another currency, so an owner sees the rule when pricing.
+COMMISSION_CURRENCY = "eur"
+
+
+def account_sums(totals: dict[str, Any]) -> dict[str, int]:
+    """Every affiliate account's sum, from the totals of the accounts that have entries."""
+    sums = {account: 0 for account in AFFILIATE_ACCOUNTS}
+    sums.update({account: int(total) for account, total in totals.items()})
+    return sums
 
 
 class RiskLevel(str, Enum):

@@ -9,11 +9,11 @@ import msgspec
 
 from db.billing.tables import BillingCustomer, PaymentButton
 from server.domains.auth.schemas import CurrentUser
-from server.domains.billing.stripe_api import client
-from server.domains.catalog.stripe_sync import do_sync_plan
+from server.domains.catalog.actions import do_sync_plan
 from server.domains.platforms.queries import Platform, branding
 from server.domains.tracking.queries import checkout_attribution
 from server.errors import NotFound
+from server.integrations.stripe import client
 
 ONE_OFF = ("ONE_TIME", "LIFETIME")
 # Double clicks within this window return the same session instead of a second one.

@@ -7,7 +7,7 @@ from typing import Any
 
 from db.billing.tables import Invoice, Purchase
 from db.uow import atomic
-from server.domains.billing.stripe_api import client
+from server.integrations.stripe import client
 from server.jobs import enqueue
 
 

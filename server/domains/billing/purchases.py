@@ -7,23 +7,22 @@ Access to the community is decided here, and only here, from the purchase status
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-
-import msgspec
 
 from db.billing.tables import Plan, Purchase
 from db.guilds.tables import GuildMember
 from db.uow import atomic
+from server.domains.billing.access import GRACE, GRANTED_SQL, decide_access, grants_access
 from server.domains.billing.events import (
     AccessEnded,
     PaymentSucceeded,
     notify_access_ended,
     notify_payment_succeeded,
 )
-from server.domains.billing.stripe_api import client
+from server.domains.billing.queries import access_rows
 from server.domains.tracking.actions import do_attribute_purchase
+from server.integrations.stripe import client
 
 STATUS = {
     "trialing": "TRIAL",
@@ -35,10 +34,6 @@ STATUS = {
     "incomplete_expired": "EXPIRED",
     "paused": "EXPIRED",
 }
-GRANTING = ("TRIAL", "ACTIVE", "PAST_DUE")
-# A failed renewal keeps access this long after the first failure, while Stripe retries.
-GRACE_DAYS = 7
-GRACE = timedelta(days=GRACE_DAYS)
 
 
 def _ts(value: int | None) -> datetime | None:
@@ -56,72 +51,6 @@ def status_of(sub: Any) -> str:
     if status == "ACTIVE" and sub.get("cancel_at_period_end"):
         return "CANCELLED"  # paid up to the period end, then it stops
     return status
-
-
-def grants_access(status: str) -> bool:
-    """Whether the status can grant access at all (time bounds: see purchase_access)."""
-    return status in GRANTING or status == "CANCELLED"
-
-
-class AccessState(msgspec.Struct, frozen=True):
-    has_access: bool
-    # The deciding purchase's status, "NONE" when nothing was bought.
-    status: str
-    # When access ends unless Stripe says otherwise (renewal, payment); None: no end (one-time
-    # purchases) or no access at all.
-    until: datetime | None
-
-
-NO_ACCESS = AccessState(has_access=False, status="NONE", until=None)
-
-
-def purchase_access(p: Mapping[str, Any], now: datetime) -> AccessState:
-    """The access one purchase row gives at `now`: the one rule, also in GRANTED_SQL."""
-    status, end = p["status"], p["current_period_end"]
-    if status in ("TRIAL", "ACTIVE"):
-        return AccessState(True, status, end)
-    if status == "PAST_DUE":
-        until = (p.get("past_due_since") or now) + GRACE
-        return AccessState(until > now, status, until)
-    if status == "CANCELLED":
-        return AccessState(end is None or end > now, status, end)
-    return AccessState(False, status, None)
-
-
-def decide_access(rows: Iterable[Mapping[str, Any]], now: datetime | None = None) -> AccessState:
-    """Over all of a user's purchases of one product or guild (newest first): the granting one
-    that lasts longest wins; without one, the newest purchase says why there is no access."""
-    now = now or datetime.now(UTC)
-    states = [purchase_access(p, now) for p in rows]
-    granting = [s for s in states if s.has_access]
-    if granting:
-        return max(granting, key=lambda s: (s.until is None, s.until or now))
-    return states[0] if states else NO_ACCESS
-
-
-# purchase_access as SQL over a purchases row `q` (for the set-based grace sweep).
-GRANTED_SQL = (
-    "(q.status IN ('TRIAL', 'ACTIVE') OR (q.status = 'PAST_DUE' AND (q.past_due_since IS NULL "
-    "OR q.past_due_since > {cutoff})) OR (q.status = 'CANCELLED' AND (q.current_period_end IS "
-    "NULL OR q.current_period_end > {now})))"
-)
-
-
-async def access_rows(
-    user_id: int, *, product_id: int | None = None, guild_id: int | None = None
-) -> list[dict[str, Any]]:
-    """The user's purchases of a product or for a guild, newest first."""
-    where = Purchase.user == user_id
-    where &= (
-        (Purchase.product == product_id) if product_id is not None else (Purchase.guild == guild_id)
-    )
-    return (
-        await Purchase.select(
-            Purchase.id, Purchase.status, Purchase.current_period_end, Purchase.past_due_since
-        )
-        .where(where)
-        .order_by(Purchase.id, ascending=False)
-    )
 
 
 async def do_sync_subscription(subscription_id: str, session_id: str | None = None) -> int | None:
@@ -270,7 +199,7 @@ async def do_end_lapsed_grace(now: datetime | None = None) -> int:
             "UPDATE guild_members gm SET paid_access = false FROM lapsed l "
             'WHERE gm.guild = l.guild AND gm."user" = l."user" AND gm.paid_access '
             'AND NOT EXISTS (SELECT 1 FROM purchases q WHERE q."user" = l."user" '
-            "AND q.guild = l.guild AND " + GRANTED_SQL.format(cutoff="{}", now="{}") + ") "
+            "AND q.guild = l.guild AND " + GRANTED_SQL + ") "
             'RETURNING gm.guild, gm."user"',
             cutoff,
             cutoff,

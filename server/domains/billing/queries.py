@@ -8,7 +8,7 @@ from typing import Any
 from db.billing.tables import Invoice, Product, Purchase
 from db.guilds.tables import Guild
 from server.domains.auth.schemas import CurrentUser
-from server.domains.billing.purchases import access_rows, decide_access, purchase_access
+from server.domains.billing.access import PurchaseTerms, decide_access, purchase_access
 from server.domains.billing.receipts import receipt_number, receipt_path
 from server.domains.billing.schemas import AccessRead, InvoiceRead, PurchaseRead
 from server.errors import NotFound
@@ -18,6 +18,26 @@ _SELECT = (
     "pl.interval FROM purchases p JOIN products pr ON pr.id = p.product "
     "JOIN plans pl ON pl.id = p.plan "
 )
+
+
+def _terms(r: dict[str, Any]) -> PurchaseTerms:
+    return PurchaseTerms(r["status"], r["current_period_end"], r["past_due_since"])
+
+
+async def access_rows(
+    user_id: int, *, product_id: int | None = None, guild_id: int | None = None
+) -> list[PurchaseTerms]:
+    """The terms of the user's purchases of a product or for a guild, newest first."""
+    where = Purchase.user == user_id
+    where &= (
+        (Purchase.product == product_id) if product_id is not None else (Purchase.guild == guild_id)
+    )
+    rows = (
+        await Purchase.select(Purchase.status, Purchase.current_period_end, Purchase.past_due_since)
+        .where(where)
+        .order_by(Purchase.id, ascending=False)
+    )
+    return [_terms(r) for r in rows]
 
 
 def purchase_read(r: dict[str, Any]) -> PurchaseRead:
@@ -32,7 +52,7 @@ def purchase_read(r: dict[str, Any]) -> PurchaseRead:
         interval=r["interval"],
         guild_id=r["guild"],
         status=r["status"],
-        grants_access=purchase_access(r, datetime.now(UTC)).has_access,
+        grants_access=purchase_access(_terms(r), datetime.now(UTC)).has_access,
         current_period_end=r["current_period_end"],
         cancel_at_period_end=r["cancel_at_period_end"],
         created_at=r["created_at"],
@@ -125,7 +145,7 @@ async def purchase_for_session(user: CurrentUser, session_id: str) -> dict[str, 
         return found
     # invoice.paid may have created the purchase before checkout.session.completed named the
     # session: ask Stripe which subscription the session made.
-    from server.domains.billing.stripe_api import client
+    from server.integrations.stripe import client
 
     try:
         session = (await client().v1.checkout.sessions.retrieve_async(session_id)).to_dict()

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import msgspec
 
-from server.domains.billing.stripe_api import client
 from server.domains.billing.webhooks import do_record_event
+from server.integrations.stripe import client
 
 LOOKBACK = timedelta(days=3)
 

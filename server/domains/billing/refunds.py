@@ -15,8 +15,8 @@ import msgspec
 from db.billing.tables import Invoice, Purchase, RefundRequest
 from db.uow import atomic
 from server.domains.auth.schemas import CurrentUser
-from server.domains.billing.stripe_api import client
 from server.errors import ClientError, Conflict, NotFound
+from server.integrations.stripe import client
 
 WINDOW = timedelta(days=14)
 

@@ -10,8 +10,6 @@ redelivered task or a second drain finds them taken.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -22,14 +20,13 @@ import structlog
 from core.redis import get_redis
 from core.settings import get_settings
 from db.billing.tables import StripeEvent
-from server.domains.billing.stripe_api import verify_signature
+from server.domains.billing.handlers import HANDLERS
 from server.errors import ClientError
+from server.integrations.stripe import decode_event, verify_signature
 from server.jobs import Unavailable, enqueue
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
-HANDLERS: dict[str, Handler] = {}
 LEASE = timedelta(minutes=5)
 BATCH = 50
 # A drain task hands over to a fresh one after this many batches, so other tasks of a single
@@ -59,17 +56,6 @@ class _EventLike(Protocol):
 
 
 _decode_head = msgspec.json.Decoder(EventHead).decode
-
-
-def handles(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register a processor for Stripe event types (one small handler per type)."""
-
-    def register(fn: Handler) -> Handler:
-        for event_type in event_types:
-            HANDLERS[event_type] = fn
-        return fn
-
-    return register
 
 
 def verify(payload: bytes, signature: str | None) -> EventHead:
@@ -229,7 +215,8 @@ async def _execute(row: dict[str, Any]) -> str:
         await _finish(row["stripe_id"], "ignored")
         return "ignored"
     payload = row["payload"]
-    event = json.loads(payload) if isinstance(payload, str) else payload
+    # jsonb comes back as text from a raw query; re-encode in case a driver codec decoded it.
+    event = decode_event(payload if isinstance(payload, str) else msgspec.json.encode(payload))
     try:
         await handler(event)
     except Exception as exc:
@@ -242,8 +229,6 @@ async def _execute(row: dict[str, Any]) -> str:
 
 async def do_process_event(stripe_id: str) -> str:
     """Run the handler for one stored event (a retry, or a test); its status is also stored."""
-    from server.domains.billing import handlers  # noqa: F401  -- registers the handlers
-
     row = await _claim(stripe_id)
     if row is None:
         return "skipped"  # done already, or another worker holds a fresh lease
@@ -286,8 +271,6 @@ async def _run_batch(rows: list[dict[str, Any]]) -> None:
 
 async def do_drain(batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
     """Process stored events until none is left (or hand over to a new drain task)."""
-    from server.domains.billing import handlers  # noqa: F401  -- registers the handlers
-
     done = 0
     for _ in range(max_batches):
         rows = await _claim_batch(batch)

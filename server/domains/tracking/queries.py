@@ -12,10 +12,11 @@ import structlog
 from core.redis import get_redis
 from db.affiliates.tables import AffiliateProfile
 from db.tracking.tables import Attribution
-from server.domains.affiliates import ledger
 from server.domains.affiliates.events import stats_cache_key
 from server.domains.affiliates.queries import balances, balances_from
+from server.domains.affiliates.schemas import COMMISSION_CURRENCY, account_sums
 from server.domains.auth.schemas import CurrentUser
+from server.domains.billing.access import granted_sql
 from server.domains.platforms.queries import Platform, branding
 from server.domains.tracking.schemas import (
     AffiliateDetail,
@@ -46,14 +47,8 @@ def _now() -> datetime:
 
 
 def _granted() -> tuple[str, datetime, datetime]:
-    """Billing's one access rule as SQL over a purchases row `q`, with its two parameters.
-
-    Imported late: billing's purchase sync imports the tracking actions.
-    """
-    from server.domains.billing.purchases import GRACE, GRANTED_SQL
-
-    now = _now()
-    return GRANTED_SQL.format(cutoff="{}", now="{}"), now - GRACE, now
+    """Billing's one access rule as SQL over a purchases row `q`, with its two parameters."""
+    return granted_sql(_now())
 
 
 async def affiliate_row(affiliate_id: int) -> dict[str, Any] | None:
@@ -131,7 +126,7 @@ async def compute_stats(profile: dict[str, Any]) -> AffiliateStats:
         signups=counts["signups"],
         active_customers=counts["active_customers"],
         mrr_cents=int(counts["mrr_cents"]),
-        currency=ledger.CURRENCY,
+        currency=COMMISSION_CURRENCY,
         locked_cents=money.locked,
         frozen_cents=money.frozen,
         available_cents=money.available,
@@ -251,7 +246,7 @@ _SUMMARY = (
 
 def _summary(r: dict[str, Any]) -> AffiliateSummary:
     accounts = msgspec.json.decode(r["accounts"]) if r["accounts"] else {}
-    money = balances_from(ledger.account_sums(accounts), None)
+    money = balances_from(account_sums(accounts), None)
     return AffiliateSummary(
         id=r["id"],
         user_id=r["user"],

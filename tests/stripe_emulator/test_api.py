@@ -62,7 +62,7 @@ def test_global_api_base_style_works_too(emu: Emulator, monkeypatch: pytest.Monk
 
 
 async def test_async_httpx_client_like_the_app(emu: Emulator) -> None:
-    # server/domains/billing/stripe_api.py uses StripeClient over HTTPXClient and the *_async methods.
+    # server/integrations/stripe.py uses StripeClient over HTTPXClient and the *_async methods.
     http = stripe.HTTPXClient()
     client = stripe.StripeClient(
         API_KEY, http_client=http, base_addresses={"api": emu.base}, max_network_retries=0

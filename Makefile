@@ -8,13 +8,22 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := $(if $(wildcard package.json),node_modules/.installed)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test deps chromium
+.PHONY: run test lint deps chromium
 
 run: deps
 	$(PY) -m devtools.run
 
 test: deps chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The guardrails CI enforces: lint and format (ruff), types (mypy, level in pyproject.toml) and
+# the import contracts (import-linter: layers, no dev toolbox in the product, domain borders,
+# no cycles).
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 deps: $(PY_STAMP) $(NODE_STAMP)
 

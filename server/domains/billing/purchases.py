@@ -13,7 +13,7 @@ from typing import Any
 from db.billing.tables import Plan, Purchase
 from db.guilds.tables import GuildMember
 from db.uow import atomic
-from server.domains.billing.access import GRACE, GRANTED_SQL, decide_access, grants_access
+from server.domains.paid_access import GRACE, GRANTED_SQL, decide_access, grants_access
 from server.domains.billing.events import (
     AccessEnded,
     PaymentSucceeded,

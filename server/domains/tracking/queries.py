@@ -16,7 +16,7 @@ from server.domains.affiliates.events import stats_cache_key
 from server.domains.affiliates.queries import balances, balances_from
 from server.domains.affiliates.schemas import COMMISSION_CURRENCY, account_sums
 from server.domains.auth.schemas import CurrentUser
-from server.domains.billing.access import granted_sql
+from server.domains.paid_access import granted_sql
 from server.domains.platforms.queries import Platform, branding
 from server.domains.tracking.schemas import (
     AffiliateDetail,

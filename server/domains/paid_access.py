@@ -1,8 +1,8 @@
 """The one paid-access rule: which purchase statuses grant access, and until when.
 
-A leaf (it imports nothing of ours) so that billing, which applies it, and tracking, which counts
-an affiliate's active customers with it, read the same rule without importing each other. The
-rule exists twice, in Python (one row at a time) and in SQL (set-based sweeps and counts): keep
+A leaf beside the domains (it imports nothing of ours), so that billing, which applies it, and
+tracking, which counts an affiliate's active customers with it, read the same rule while neither
+imports the other for it. The rule exists twice, in Python (one row at a time) and in SQL (set-based sweeps and counts): keep
 `purchase_access` and `granted_sql` in step.
 """
 

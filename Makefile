@@ -25,7 +25,11 @@ lint: deps
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# gettext domains present in locale/ (messages, web, js): each .po -> .mo (not committed).
+LOCALE_DOMAINS = $(sort $(basename $(notdir $(wildcard locale/*/LC_MESSAGES/*.po))))
+
 deps: $(PY_STAMP) $(NODE_STAMP)
+	$(VENV)/bin/pybabel -q compile -d locale --domain "$(LOCALE_DOMAINS)"
 
 # Re-run pip only when pyproject.toml changes (or the venv was deleted).
 $(PY_STAMP): pyproject.toml

@@ -512,10 +512,16 @@ def extract_catalog(domain: str = "messages") -> Any:
         keywords=keywords,
         comment_tags=("Translators:",),
         strip_comment_tags=True,
+        directory_filter=_source_dir,
     )
     for filename, lineno, message, comments, context in results:
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return catalog
+
+
+def _source_dir(dirpath: str) -> bool:
+    name = Path(dirpath).name
+    return not name.startswith((".", "_")) and name not in ("node_modules", "locale", "bench")
 
 
 def update_catalogs(domain: str = "messages") -> None:
@@ -537,6 +543,8 @@ def update_catalogs(domain: str = "messages") -> None:
 
             catalog = Catalog(locale=locale, domain=domain, project="weokto", charset="utf-8")
             catalog.update(template, no_fuzzy_matching=True)
+        # A header marked fuzzy makes `pybabel compile` skip the whole catalog.
+        catalog.fuzzy = False
         with po.open("wb") as fp:
             write_po(fp, catalog, width=100, ignore_obsolete=True, include_previous=False)
 

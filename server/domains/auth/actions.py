@@ -298,3 +298,41 @@ async def check_set_locale(user: CurrentUser | None, raw: str) -> str:
 async def do_set_locale(user_id: int, locale: str) -> None:
     async with atomic():
         await User.raw("UPDATE users SET locale = {} WHERE id = {}", locale, user_id)
+
+
+LOGIN_DONE_TTL_S = 24 * 3600
+
+
+async def do_send_login_email(task_id: str, platform: Platform, email: str) -> bool:
+    """Issue a fresh code and mail it, at most once per task id: a task redelivered after a
+    successful send finds its done key and stops. In the account's language when it exists,
+    else the platform's (an unknown address has no account yet)."""
+    from urllib.parse import quote
+
+    from core.redis import get_redis
+    from server.domains.mail.render import build_message, recipient_locale
+    from server.domains.mail.smtp import send
+    from server.domains.platforms.queries import branding
+
+    done_key = f"mail:done:{task_id}"
+    if await get_redis().exists(done_key):
+        return False
+    brand = branding(platform)
+    issued = await do_issue_login_token(platform, email)
+    rows = await User.raw(
+        "SELECT locale FROM users WHERE platform = {} AND email = {}", platform.value, email
+    )
+    locale = recipient_locale(rows[0]["locale"] if rows else None, platform)
+    link = f"{brand.base_url}/api/auth/magic-link/verify?token={quote(issued.token)}"
+    msg = build_message(
+        "login",
+        email,
+        brand,
+        locale=locale,
+        code=issued.otp,
+        link=link,
+        minutes=LOGIN_TTL_S // 60,
+    )
+    send(msg)
+    await get_redis().set(done_key, "1", ex=LOGIN_DONE_TTL_S)
+    return True

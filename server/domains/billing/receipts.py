@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -9,13 +10,13 @@ from fpdf import FPDF
 
 from db.billing.tables import Invoice
 from server.domains.auth.schemas import CurrentUser
-from server.domains.billing.notices import money
 from server.domains.platforms.queries import Platform, branding
 from server.errors import Conflict, NotFound
+from server.i18n import format_date, format_money, gettext, locale_for_user, normalize
 
 _SELECT = (
-    'SELECT i.*, p."user" AS user_id, u.email, u.platform, pr.name AS product, '
-    "pl.name AS plan FROM invoices i JOIN purchases p ON p.id = i.purchase "
+    'SELECT i.*, p."user" AS user_id, u.email, u.platform, u.locale AS buyer_locale, '
+    "pr.name AS product, pl.name AS plan FROM invoices i JOIN purchases p ON p.id = i.purchase "
     'JOIN users u ON u.id = p."user" JOIN products pr ON pr.id = p.product '
     "JOIN plans pl ON pl.id = p.plan "
 )
@@ -55,6 +56,8 @@ _PLAIN = str.maketrans(
         "\u201d": '"',
         "\u2026": "...",
         "\u20ac": "EUR",
+        # Babel's French group separator (narrow no-break space) is outside Latin-1.
+        "\u202f": "\u00a0",
     }
 )
 
@@ -65,6 +68,16 @@ def _latin1(text: str) -> str:
     return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
 
 
+def _money(cents: int, currency: str, locale: str) -> str:
+    # "€19.00" would read "EUR19.00" once made Latin-1: keep a space after a leading code.
+    return re.sub(r"^([A-Z]{3})(?=\d)", r"\1 ", _latin1(format_money(cents, currency, locale)))
+
+
+def receipt_locale(row: dict[str, Any]) -> str:
+    """The buyer's saved language, else their platform's."""
+    return normalize(row.get("buyer_locale")) or locale_for_user(None, row["platform"])
+
+
 def _line(pdf: FPDF, label: str, value: str) -> None:
     pdf.set_font("Helvetica", "", 11)
     pdf.cell(55, 8, _latin1(label))
@@ -73,33 +86,46 @@ def _line(pdf: FPDF, label: str, value: str) -> None:
 
 
 def render_receipt(row: dict[str, Any]) -> bytes:
+    """The PDF in the buyer's language: labels, amounts and the date."""
     brand = branding(Platform(row["platform"]))
+    locale = receipt_locale(row)
+
     paid_at: datetime = row["paid_at"]
+    number = receipt_number(row["platform"], row["id"])
     pdf = FPDF(format="A4")
-    pdf.set_title(f"{brand.name} receipt {receipt_number(row['platform'], row['id'])}")
+    pdf.set_title(
+        _latin1(gettext("{brand} receipt {number}", locale).format(brand=brand.name, number=number))
+    )
     pdf.set_creator(brand.name)
+    pdf.set_lang(locale)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 22)
     pdf.cell(0, 14, brand.name, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 14)
-    pdf.cell(0, 10, "Receipt", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, _latin1(gettext("Receipt", locale)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    _line(pdf, "Receipt number", receipt_number(row["platform"], row["id"]))
-    _line(pdf, "Date paid", f"{paid_at:%Y-%m-%d}")
-    _line(pdf, "Billed to", row["email"])
-    _line(pdf, "Product", f"{row['product']} ({row['plan']})")
-    _line(pdf, "Amount paid", money(row["amount_paid_cents"], row["currency"]))
+    _line(pdf, gettext("Receipt number", locale), number)
+    _line(pdf, gettext("Date paid", locale), format_date(paid_at, "long", locale))
+    _line(pdf, gettext("Billed to", locale), row["email"])
+    _line(pdf, gettext("Product", locale), f"{row['product']} ({row['plan']})")
+    _line(
+        pdf,
+        gettext("Amount paid", locale),
+        _money(row["amount_paid_cents"], row["currency"], locale),
+    )
     if row["amount_refunded_cents"]:
-        _line(pdf, "Refunded", money(row["amount_refunded_cents"], row["currency"]))
-    _line(pdf, "Invoice reference", row["stripe_invoice_id"])
+        _line(
+            pdf,
+            gettext("Refunded", locale),
+            _money(row["amount_refunded_cents"], row["currency"], locale),
+        )
+    _line(pdf, gettext("Invoice reference", locale), row["stripe_invoice_id"])
     pdf.ln(6)
     pdf.set_font("Helvetica", "", 9)
-    pdf.multi_cell(
-        0,
-        5,
-        _latin1(
-            f"Paid by card through Stripe. Your purchases, receipts and "
-            f"refund requests are in your {brand.name} account."
-        ),
+    footer = gettext(
+        "Paid by card through Stripe. Your purchases, receipts and refund requests are in "
+        "your {brand} account.",
+        locale,
     )
+    pdf.multi_cell(0, 5, _latin1(footer.format(brand=brand.name)))
     return bytes(pdf.output())

@@ -1,4 +1,4 @@
-"""Render branded text + HTML emails from Jinja templates."""
+"""Render branded text + HTML emails from Jinja templates, in the recipient's language."""
 
 from __future__ import annotations
 
@@ -11,29 +11,50 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.settings import get_settings
-from server.domains.platforms.queries import Branding
+from server.domains.platforms.queries import Branding, Platform
+from server.i18n import current_locale, install_jinja, locale_for_user, normalize, use_locale
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
 
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # {% trans %} blocks span lines in the templates; the msgids are one line each
+    # (babel.cfg extracts with the same `trimmed` setting).
+    env.policies["ext.i18n.trimmed"] = True
+    # One env for every language: its gettext reads current_locale() at render time.
+    install_jinja(env, "messages")
+    return env
 
 
-def build_message(template: str, to: str, brand: Branding, **context: Any) -> EmailMessage:
-    """`template`.subject.txt, .txt and .html make one multipart/alternative message."""
+def recipient_locale(saved: str | None, platform: Platform | str) -> str:
+    """An email's language: the recipient's saved choice, else their platform's default."""
+    return normalize(saved) or locale_for_user(None, platform)
+
+
+def build_message(
+    template: str, to: str, brand: Branding, *, locale: str | None = None, **context: Any
+) -> EmailMessage:
+    """`template`.subject.txt, .txt and .html make one multipart/alternative message,
+    rendered in `locale` (the current locale when None)."""
     ctx = {"brand": brand, **context}
     env = _env()
+    with use_locale(locale or current_locale()) as lang:
+        subject = env.get_template(f"{template}.subject.txt").render(ctx).strip()
+        text = env.get_template(f"{template}.txt").render(ctx)
+        html = env.get_template(f"{template}.html").render(ctx)
     msg = EmailMessage()
-    msg["Subject"] = env.get_template(f"{template}.subject.txt").render(ctx).strip()
+    msg["Subject"] = subject
     msg["From"] = f"{brand.name} <{get_settings().mail_from}>"
     msg["To"] = to
     msg["Message-ID"] = make_msgid(domain="weokto.local")
-    msg.set_content(env.get_template(f"{template}.txt").render(ctx))
-    msg.add_alternative(env.get_template(f"{template}.html").render(ctx), subtype="html")
+    msg["Content-Language"] = lang
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
     return msg

@@ -15,7 +15,7 @@ from tasks.runner import run
     max_retries=8,
 )
 def process_stripe_event(stripe_id: str) -> str:
-    from server.domains.billing.webhooks import do_process_event
+    from server.domains.billing.actions.webhooks import do_process_event
 
     return run(do_process_event(stripe_id))
 
@@ -31,7 +31,7 @@ def process_stripe_event(stripe_id: str) -> str:
 def drain_stripe_events() -> int:
     """Process the stored events in batches (queued by the webhook endpoint, and every minute
     by beat for anything a lost task left behind)."""
-    from server.domains.billing.webhooks import do_drain
+    from server.domains.billing.actions.webhooks import do_drain
 
     return run(do_drain())
 
@@ -56,8 +56,8 @@ def sync_catalog(kind: str, row_id: int) -> str:
 
 
 async def _reconcile() -> int:
-    from server.domains.billing.reconcile import do_reconcile
-    from server.domains.billing.webhooks import request_drain
+    from server.domains.billing.actions.reconcile import do_reconcile
+    from server.domains.billing.actions.webhooks import request_drain
 
     result = await do_reconcile()
     if result.missed:  # stored as 'received', like a webhook's: the drain takes them
@@ -74,6 +74,6 @@ def reconcile() -> int:
 @celery_app.task(name="tasks.billing.end_lapsed_grace", acks_late=True)
 def end_lapsed_grace() -> int:
     """Hourly: paid access ends for purchases past due for longer than the grace period."""
-    from server.domains.billing.purchases import do_end_lapsed_grace
+    from server.domains.billing.actions.purchases import do_end_lapsed_grace
 
     return run(do_end_lapsed_grace())

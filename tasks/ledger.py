@@ -16,7 +16,7 @@ from tasks.runner import run
 )
 def sync_invoice(invoice_id: int) -> list[str]:
     """Post whatever the invoice implies and the ledger lacks; a replay posts nothing."""
-    from server.domains.affiliates.commissions import do_sync_invoice
+    from server.domains.affiliates.actions.commissions import do_sync_invoice
 
     return run(do_sync_invoice(invoice_id)).posted
 
@@ -31,7 +31,7 @@ def sync_invoice(invoice_id: int) -> list[str]:
 )
 def sync_purchase(purchase_id: int) -> int:
     """Sync all invoices of a purchase: enqueue it when the purchase's attribution is made."""
-    from server.domains.affiliates.commissions import do_sync_purchase
+    from server.domains.affiliates.actions.commissions import do_sync_purchase
 
     return run(do_sync_purchase(purchase_id))
 
@@ -39,7 +39,7 @@ def sync_purchase(purchase_id: int) -> int:
 @celery_app.task(name="tasks.ledger.mature_due", acks_late=True)
 def mature_due() -> int:
     """Unlock every commission part whose date has passed (safe to run twice at once)."""
-    from server.domains.affiliates.maturation import do_mature_due
+    from server.domains.affiliates.actions.maturation import do_mature_due
 
     return run(do_mature_due()).commissions
 
@@ -47,6 +47,6 @@ def mature_due() -> int:
 @celery_app.task(name="tasks.ledger.catch_up", acks_late=True)
 def catch_up() -> int:
     """Sync the invoices whose commission, clawback or dispute effect is missing."""
-    from server.domains.affiliates.commissions import do_catch_up
+    from server.domains.affiliates.actions.commissions import do_catch_up
 
     return run(do_catch_up())

@@ -92,7 +92,7 @@ async def seed(n: int, affiliates: int) -> float:
 
 
 async def balances_digest() -> list[tuple[int, str, int]]:
-    from server.domains.affiliates.ledger import sql
+    from server.domains.affiliates.actions.ledger import sql
 
     rows = await sql(
         "SELECT affiliate, account, sum(amount_cents) AS s FROM ledger_entries "
@@ -105,7 +105,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
     from bench.ledger.naive import mature_naively
     from db.engine import close_pool, open_pool
     from realtime import emitter
-    from server.domains.affiliates.maturation import BATCH, do_mature_due
+    from server.domains.affiliates.actions.maturation import BATCH, do_mature_due
 
     args.batch = args.batch or BATCH  # imported only now: the engine reads DATABASE_URL once
     emitter.set_sender(lambda item: None)  # measure the ledger, not the Socket.IO fan-out
@@ -126,7 +126,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
         limit = args.naive_limit or args.commissions
         progress(f"naive per-row maturation of {limit} parts")
         if limit < args.commissions:  # time the loop on a prefix only (linear: one tx per row)
-            from server.domains.affiliates.ledger import sql
+            from server.domains.affiliates.actions.ledger import sql
 
             await sql(
                 "UPDATE commissions SET main_unlock_at = main_unlock_at + interval '1 day' "

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from db.uow import atomic
-from server.domains.affiliates import ledger
-from server.domains.affiliates.ledger import Leg, sql
+from server.domains.affiliates.actions import ledger
+from server.domains.affiliates.actions.ledger import Leg, sql
 
 
 async def _mature_part(commission_id: int, part: str, now: datetime) -> None:

@@ -6,6 +6,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from db.affiliates.tables import LedgerEntry
 from tests.factories import make_user
 
@@ -30,10 +32,11 @@ async def make_affiliate(
         "UPDATE affiliate_profiles SET risk_level = {}, first_commission_at = {} WHERE id = {}",
         risk_level,
         first_commission_at,
-        profile["id"],
+        profile.id,
     )
     return {
-        **profile,
+        **msgspec.to_builtins(profile),
+        "created_at": profile.created_at,
         "risk_level": risk_level,
         "first_commission_at": first_commission_at,
         "user_row": user,
@@ -116,7 +119,7 @@ async def commission_of(invoice_id: int) -> dict[str, Any] | None:
 
 
 async def sums(affiliate_id: int) -> dict[str, int]:
-    from server.domains.affiliates.ledger import account_balances
+    from server.domains.affiliates.actions.ledger import account_balances
 
     return await account_balances(affiliate_id)
 

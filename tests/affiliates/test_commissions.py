@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.domains.affiliates.commissions import (
+from server.domains.affiliates.actions.commissions import (
     commission_cents,
     do_sync_invoice,
     lock_profile_for,
@@ -191,7 +191,7 @@ async def _count_tasks_done() -> bool | None:
 
 async def test_an_invoice_in_another_currency_earns_no_commission_and_is_not_drift():
     """Balances are kept in one currency: USD cents added to EUR cents would be wrong money."""
-    from server.domains.affiliates.commissions import do_catch_up
+    from server.domains.affiliates.actions.commissions import do_catch_up
 
     aff = await make_affiliate()
     sale = await make_sale(aff["id"])  # a plan with a commission (made before the catalog rule)
@@ -205,7 +205,7 @@ async def test_an_invoice_in_another_currency_earns_no_commission_and_is_not_dri
 
 
 async def test_the_catch_up_sync_finds_invoices_whose_effects_are_missing():
-    from server.domains.affiliates.commissions import do_catch_up, do_sync_purchase
+    from server.domains.affiliates.actions.commissions import do_catch_up, do_sync_purchase
     from tests.affiliates.ledger_helpers import set_invoice
 
     aff = await make_affiliate()

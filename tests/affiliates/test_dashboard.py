@@ -12,6 +12,7 @@ from db.billing.tables import Invoice
 from db.tracking.tables import Attribution, PurchaseAttribution, TrackingEvent
 from realtime import emitter
 from server.domains.affiliates.events import stats_cache_key
+from server.domains.affiliates.schemas import AffiliateProfileRow, profile_row
 from server.domains.tracking import queries
 from tests.affiliates.test_tracking import make_affiliate, make_plan, make_purchase, updates
 from tests.factories import make_user
@@ -138,22 +139,22 @@ async def test_stats_need_an_affiliate_profile(make_client, login, client):
 
 async def test_stats_are_cached_until_a_touch_drops_them(client, captured_events):
     aff = await make_affiliate()
-    first = await queries.stats(aff)
+    first = await queries.stats(profile_row(aff))
     cached = await get_redis().get(stats_cache_key(aff["id"]))
     assert cached is not None and '"clicks":0' in cached
     await TrackingEvent.insert(TrackingEvent(affiliate=aff["id"]))  # behind the cache's back
-    assert (await queries.stats(aff)).clicks == 0
-    assert (await queries.stats(aff)).computed_at == first.computed_at
+    assert (await queries.stats(profile_row(aff))).clicks == 0
+    assert (await queries.stats(profile_row(aff))).computed_at == first.computed_at
     await client.get("/api/affiliate/track?ref=alice")  # a click touches
     assert await get_redis().get(stats_cache_key(aff["id"])) is None
-    assert (await queries.stats(aff)).clicks == 2
+    assert (await queries.stats(profile_row(aff))).clicks == 2
     assert updates(captured_events, aff["user"]) == ["click"]
 
 
 async def test_the_cache_is_dropped_before_the_push_goes_out(client):
     """A dashboard refetches as soon as the push arrives: by then the old figures are gone."""
     aff = await make_affiliate()
-    await queries.stats(aff)
+    await queries.stats(profile_row(aff))
     key = stats_cache_key(aff["id"])
     assert await get_redis().exists(key)
     seen: list[tuple[str, int]] = []
@@ -173,16 +174,16 @@ async def test_a_touch_during_a_computation_keeps_its_result_out_of_the_cache(mo
     aff = await make_affiliate()
     compute = queries.compute_stats
 
-    async def touched_meanwhile(profile: dict[str, Any]) -> Any:
+    async def touched_meanwhile(profile: AffiliateProfileRow) -> Any:
         value = await compute(profile)
-        await get_redis().delete(stats_cache_key(profile["id"]))  # what a touch does
+        await get_redis().delete(stats_cache_key(profile.id))  # what a touch does
         return value
 
     monkeypatch.setattr(queries, "compute_stats", touched_meanwhile)
-    await queries.stats(aff)
+    await queries.stats(profile_row(aff))
     assert await get_redis().get(stats_cache_key(aff["id"])) is None
     monkeypatch.setattr(queries, "compute_stats", compute)
-    await queries.stats(aff)
+    await queries.stats(profile_row(aff))
     assert await get_redis().get(stats_cache_key(aff["id"])) is not None
 
 
@@ -245,7 +246,7 @@ async def test_owner_sees_each_affiliates_counts_commissions_and_customers(make_
     await _commission(alice, purchase, 750, "PENDING_LOCK")
     await TrackingEvent.insert(TrackingEvent(affiliate=alice["id"]))
     from db.uow import atomic
-    from server.domains.affiliates import ledger
+    from server.domains.affiliates.actions import ledger
 
     async with atomic():  # money on alice's ledger: the list reads every account's sum
         await ledger.post(

@@ -10,11 +10,11 @@ import asyncpg
 import pytest
 
 from db.uow import atomic
-from server.domains.affiliates import ledger
-from server.domains.affiliates.commissions import do_sync_invoice
-from server.domains.affiliates.ledger import Leg
-from server.domains.affiliates.maturation import do_mature_due
-from server.domains.affiliates.payouts import do_record_payout
+from server.domains.affiliates.actions import ledger
+from server.domains.affiliates.actions.commissions import do_sync_invoice
+from server.domains.affiliates.actions.ledger import Leg
+from server.domains.affiliates.actions.maturation import do_mature_due
+from server.domains.affiliates.actions.payouts import do_record_payout
 from tests.affiliates.ledger_helpers import (
     T0,
     assert_ledger_invariants,

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from server.domains.affiliates.commissions import do_sync_invoice
-from server.domains.affiliates.maturation import do_mature_due
-from server.domains.affiliates.payouts import InsufficientBalance, do_record_payout
+from server.domains.affiliates.actions.commissions import do_sync_invoice
+from server.domains.affiliates.actions.maturation import do_mature_due
+from server.domains.affiliates.actions.payouts import InsufficientBalance, do_record_payout
 from tests.affiliates.ledger_helpers import (
     T0,
     assert_ledger_invariants,

@@ -61,7 +61,7 @@ async def test_checkout_metadata_carries_the_attribution_only_when_there_is_one(
 async def test_a_referred_purchase_moves_the_affiliates_numbers_live(
     shop, make_client, login, live_server, read_mail
 ):
-    from server.domains.affiliates.maturation import do_mature_due
+    from server.domains.affiliates.actions.maturation import do_mature_due
     from tests.realtime.clients import Inbox, connect, sign_in
 
     aff = await make_affiliate("alice", email="alice@example.com")

@@ -8,8 +8,8 @@ import pytest
 
 from db.billing.tables import Plan, Product, Purchase
 from db.guilds.tables import GuildMember
+from server.domains.billing.actions.purchases import do_end_lapsed_grace
 from server.domains.paid_access import GRACE
-from server.domains.billing.purchases import do_end_lapsed_grace
 from tests.billing.test_lifecycle import buy_then_fail_renewal
 from tests.billing.test_purchase_flow import _buy, _purchase_of, _until, shop  # noqa: F401
 from tests.factories import make_guild, make_member

@@ -174,8 +174,8 @@ async def test_products_and_plans_are_mirrored_to_stripe_once(
     seller, stripe_emulator, celery_worker
 ):
     from db.billing.tables import Plan
-    from server.integrations.stripe import client
     from server.domains.catalog.actions import do_sync_plan
+    from server.integrations.stripe import client
 
     product = (await seller.post("/api/owner/products", json={"name": "Quarterly Club"})).json()
     plan = (

@@ -9,7 +9,7 @@ import httpx
 
 from db.billing.tables import Invoice, Purchase, StripeEvent
 from db.guilds.tables import GuildMember
-from server.domains.billing import webhooks
+from server.domains.billing.actions import webhooks
 from server.integrations.stripe import client
 from tests.billing.test_lifecycle import _state
 from tests.billing.test_purchase_flow import _buy, _purchase_of, shop  # noqa: F401

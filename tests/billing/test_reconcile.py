@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from db.billing.tables import Invoice, StripeEvent
-from server.domains.billing.reconcile import do_reconcile
-from server.domains.billing.webhooks import do_process_event
+from server.domains.billing.actions.reconcile import do_reconcile
+from server.domains.billing.actions.webhooks import do_process_event
 from tests.billing.test_lifecycle import _state
 from tests.billing.test_purchase_flow import _buy, _purchase_of, shop  # noqa: F401
 

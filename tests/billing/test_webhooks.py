@@ -13,7 +13,7 @@ import pytest
 
 from core.settings import get_settings
 from db.billing.tables import StripeEvent
-from server.domains.billing import webhooks
+from server.domains.billing.actions import webhooks
 
 
 def signed(payload: bytes, secret: str | None = None, at: int | None = None) -> dict[str, str]:

@@ -12,8 +12,9 @@ import httpx
 from db.affiliates.tables import AffiliateProfile, Commission, RiskChange
 from db.auth.tables import User
 from db.billing.tables import PaymentButton, Plan, Product, Purchase, RefundRequest
+from server.domains.affiliates.schemas import AffiliateProfileRow, profile_row
 from server.domains.tracking import queries
-from tests.e2e.conftest import SHOTS, sign_in_page
+from tests.e2e.conftest import SHOTS, eur, sign_in_page
 from tests.factories import as_user, make_channel, make_guild, make_user
 from tests.fixtures import until
 
@@ -35,7 +36,7 @@ def shown(stats: Any) -> dict[str, str]:
     out = {}
     for name, key in KEYS.items():
         value = getattr(stats, key)
-        out[name] = f"{value / 100:.2f} EUR" if key.endswith("_cents") else str(value)
+        out[name] = eur(value) if key.endswith("_cents") else str(value)
     return out
 
 
@@ -48,7 +49,7 @@ async def _on_page(page: Any) -> dict[str, str]:
 
 
 async def expect_live(
-    page: Any, profile: dict[str, Any], shot: str, **expected: str
+    page: Any, profile: AffiliateProfileRow, shot: str, **expected: str
 ) -> dict[str, str]:
     """Wait until the database has the `expected` figures and every counter on the (never
     reloaded) page shows the database's figures.
@@ -102,13 +103,12 @@ async def _shop() -> str:
     return "referral-club"
 
 
-async def _affiliate(email: str) -> dict[str, Any]:
+async def _affiliate(email: str) -> AffiliateProfileRow:
     user = await make_user(email=email, role="affiliate")
-    return (
-        await AffiliateProfile.insert(AffiliateProfile(user=user["id"], slug="alice")).returning(
-            *AffiliateProfile.all_columns()
-        )
-    )[0]
+    rows = await AffiliateProfile.insert(AffiliateProfile(user=user["id"], slug="alice")).returning(
+        *AffiliateProfile.all_columns()
+    )
+    return profile_row(rows[0])
 
 
 async def _pay_in_emulator(page: Any, base: str, key: str, email: str, emulator: str) -> None:
@@ -132,8 +132,8 @@ async def _commissions(profile_id: int, n: int) -> list[dict[str, Any]] | None:
 async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
     browser, live_server, read_mail, stripe_emulator
 ):
-    from server.domains.affiliates.maturation import do_mature_due
-    from server.domains.billing.refunds import check_request_refund
+    from server.domains.affiliates.actions.maturation import do_mature_due
+    from server.domains.billing.actions.refunds import check_request_refund
 
     base = live_server.weokto_url
     key = await _shop()
@@ -162,12 +162,10 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
 
     # The visitor buys through the emulator's hosted checkout: a locked commission appears.
     await _pay_in_emulator(visitor, base, key, "visitor-ui@example.com", stripe_emulator)
-    first = (await until(lambda: _commissions(profile["id"], 1), timeout=60))[0]
-    bought = await expect_live(
-        dash, profile, "affiliate-3-purchase.png", active="1", mrr="50.00 EUR"
-    )
-    assert bought["locked"] == f"{first['amount_cents'] / 100:.2f} EUR"
-    assert bought["available"] == "0.00 EUR"
+    first = (await until(lambda: _commissions(profile.id, 1), timeout=60))[0]
+    bought = await expect_live(dash, profile, "affiliate-3-purchase.png", active="1", mrr="€50.00")
+    assert bought["locked"] == eur(first["amount_cents"])
+    assert bought["available"] == "€0.00"
     assert (await dash.get_by_test_id("unlock-countdown").inner_text()).startswith("next unlock in")
     await dash.get_by_test_id("commission").first.wait_for()
 
@@ -175,11 +173,11 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
     # maturation job, run at that time, unlocks what is due.
     async with httpx.AsyncClient(base_url=stripe_emulator) as emu:
         assert (await emu.post("/_emulator/advance", json={"days": 46})).status_code == 200
-    await until(lambda: _commissions(profile["id"], 2), timeout=60)
+    await until(lambda: _commissions(profile.id, 2), timeout=60)
     await expect_live(dash, profile, "affiliate-4-renewal.png")
     await do_mature_due(now=datetime.now(UTC) + timedelta(days=46))
     matured = await expect_live(dash, profile, "affiliate-5-unlocked.png")
-    assert matured["available"] != "0.00 EUR"
+    assert matured["available"] != "€0.00"
 
     # The visitor asks for a refund of the latest payment; the owner approves it on /owner.
     buyer = await User.select().where(User.email == "visitor-ui@example.com").first()
@@ -194,15 +192,13 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
 
     async def clawed_back() -> Any:
         rows = await Commission.select().where(
-            (Commission.affiliate == profile["id"]) & (Commission.clawed_back_cents > 0)
+            (Commission.affiliate == profile.id) & (Commission.clawed_back_cents > 0)
         )
         p = await Purchase.select().where(Purchase.id == purchase["id"]).first()
         return rows if rows and p["status"] == "EXPIRED" else None
 
     await until(clawed_back, timeout=60)
-    refunded = await expect_live(
-        dash, profile, "affiliate-6-refunded.png", active="0", mrr="0.00 EUR"
-    )
+    refunded = await expect_live(dash, profile, "affiliate-6-refunded.png", active="0", mrr="€0.00")
     assert refunded != matured
 
     # The owner's affiliates page: balances, commissions, customers; the risk level is edited.
@@ -215,13 +211,13 @@ async def test_affiliate_counters_move_live_while_a_referred_visitor_buys(
     await owner.get_by_test_id("risk-level").select_option("AT_RISK")
     await owner.get_by_test_id("risk-notes").fill("Refund right after a renewal")
     await owner.get_by_role("button", name="Save risk level").click()
-    await row.get_by_test_id("risk").filter(has_text="AT_RISK").wait_for()
-    await owner.get_by_test_id("risk-history").get_by_text("NORMAL → AT_RISK").wait_for()
-    saved = await AffiliateProfile.select().where(AffiliateProfile.id == profile["id"]).first()
+    await row.get_by_test_id("risk").filter(has_text="At risk").wait_for()
+    await owner.get_by_test_id("risk-history").get_by_text("Normal → At risk").wait_for()
+    saved = await AffiliateProfile.select().where(AffiliateProfile.id == profile.id).first()
     assert (
         saved["risk_level"] == "AT_RISK" and saved["risk_notes"] == "Refund right after a renewal"
     )
-    change = await RiskChange.select().where(RiskChange.affiliate == profile["id"]).first()
+    change = await RiskChange.select().where(RiskChange.affiliate == profile.id).first()
     assert (change["old_level"], change["new_level"]) == ("NORMAL", "AT_RISK")  # audited
     await owner.screenshot(path=str(SHOTS / "owner-affiliates.png"), full_page=True)
     for ctx in (owner_ctx, visitor_ctx, affiliate_ctx):

@@ -47,12 +47,12 @@ class AffiliateLedgerController(Controller):
     ) -> LedgerPage:
         """My ledger entries, newest first, each with its account's balance after it."""
         profile = await queries.access_own_profile(request.user)
-        return await queries.ledger_page(profile["id"], type, cursor, limit)
+        return await queries.ledger_page(profile.id, type, cursor, limit)
 
     @get("/withdrawals", responses=error_responses(401, 404))
     async def my_withdrawals(self, request: Request[Any, Any, Any]) -> list[WithdrawalRead]:
         profile = await queries.access_own_profile(request.user)
-        return await queries.list_withdrawals(request.user.platform, profile["id"], None)
+        return await queries.list_withdrawals(request.user.platform, profile.id, None)
 
     @post("/withdrawals", status_code=201, responses=error_responses(400, 401, 404, 409))
     async def request_withdrawal(
@@ -93,7 +93,7 @@ class OwnerAffiliateMoneyController(Controller):
         return Response(
             await queries.ledger_csv(affiliate_id),
             media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="ledger-{profile["slug"]}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="ledger-{profile.slug}.csv"'},
         )
 
     @patch("/{affiliate_id:int}/risk", responses=error_responses(400, 401, 403, 404))

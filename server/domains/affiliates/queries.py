@@ -8,9 +8,10 @@ import io
 from datetime import datetime
 from typing import Any
 
-from server.domains.affiliates import ledger
-from server.domains.affiliates.ledger import sql
+from server.domains.affiliates.actions import ledger
+from server.domains.affiliates.actions.ledger import sql
 from server.domains.affiliates.schemas import (
+    AffiliateProfileRow,
     Balances,
     EntryType,
     LedgerLine,
@@ -22,6 +23,7 @@ from server.domains.affiliates.schemas import (
     RiskLevel,
     RiskRead,
     WithdrawalRead,
+    profile_row,
 )
 from server.domains.auth.schemas import CurrentUser
 from server.errors import NotFound
@@ -55,15 +57,15 @@ async def balances(affiliate_id: int) -> Balances:
     )
 
 
-async def access_own_profile(user: CurrentUser) -> dict[str, Any]:
+async def access_own_profile(user: CurrentUser) -> AffiliateProfileRow:
     """The caller's affiliate profile (the dashboard, ledger and withdrawal endpoints)."""
     rows = await sql('SELECT * FROM affiliate_profiles WHERE "user" = {}', user.id)
     if not rows or user.platform != "weokto":
         raise NotFound("You have no affiliate profile", code="not_an_affiliate")
-    return rows[0]
+    return profile_row(rows[0])
 
 
-async def access_affiliate(owner: CurrentUser, affiliate_id: int) -> dict[str, Any]:
+async def access_affiliate(owner: CurrentUser, affiliate_id: int) -> AffiliateProfileRow:
     """An affiliate of the owner's platform (affiliates exist on WEOKTO only)."""
     rows = await sql(
         'SELECT p.* FROM affiliate_profiles p JOIN users u ON u.id = p."user" '
@@ -75,7 +77,7 @@ async def access_affiliate(owner: CurrentUser, affiliate_id: int) -> dict[str, A
         raise NotFound(
             "No such affiliate", code="affiliate_not_found", details={"field": "affiliate_id"}
         )
-    return rows[0]
+    return profile_row(rows[0])
 
 
 # Entries of one affiliate with each account's balance after the entry (a window over all

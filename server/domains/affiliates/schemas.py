@@ -34,6 +34,22 @@ def account_sums(totals: dict[str, Any]) -> dict[str, int]:
     return sums
 
 
+class AffiliateProfileRow(msgspec.Struct):
+    """An affiliate_profiles row, as it crosses modules (tracking reads it too)."""
+
+    id: int
+    user: int
+    slug: str
+    risk_level: str
+    risk_notes: str
+    first_commission_at: datetime | None
+    created_at: datetime
+
+
+def profile_row(row: dict[str, Any]) -> AffiliateProfileRow:
+    return msgspec.convert(row, AffiliateProfileRow, from_attributes=False)
+
+
 class RiskLevel(str, Enum):
     NORMAL = "NORMAL"
     AT_RISK = "AT_RISK"

@@ -10,8 +10,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from server.domains.auth.guards import login_required, roles
 from server.domains.auth.schemas import Role
-from server.domains.billing import queries, receipts, refunds, webhooks
-from server.domains.billing.checkout import CheckoutStarted, check_start_checkout
+from server.domains.billing import queries, receipts
+from server.domains.billing.actions import refunds, webhooks
+from server.domains.billing.actions.checkout import CheckoutStarted, check_start_checkout
 from server.domains.billing.schemas import AccessRead, PurchaseRead, WebhookAck
 from server.domains.tracking.actions import check_claim
 from server.domains.tracking.cookie import COOKIE_NAME as REF_COOKIE

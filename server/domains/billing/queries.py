@@ -8,9 +8,9 @@ from typing import Any
 from db.billing.tables import Invoice, Product, Purchase
 from db.guilds.tables import Guild
 from server.domains.auth.schemas import CurrentUser
-from server.domains.paid_access import PurchaseTerms, decide_access, purchase_access
 from server.domains.billing.receipts import receipt_number, receipt_path
 from server.domains.billing.schemas import AccessRead, InvoiceRead, PurchaseRead
+from server.domains.paid_access import PurchaseTerms, decide_access, purchase_access
 from server.errors import NotFound
 
 _SELECT = (

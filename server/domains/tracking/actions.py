@@ -13,6 +13,7 @@ from db.guilds.tables import Guild
 from db.tracking.tables import Attribution, PurchaseAttribution, TrackingEvent
 from db.uow import atomic
 from server.domains.affiliates.events import do_touch_affiliate
+from server.domains.affiliates.schemas import AffiliateProfileRow
 from server.domains.auth.schemas import CurrentUser
 from server.domains.tracking import cookie, queries
 from server.domains.tracking.cookie import Referral
@@ -33,8 +34,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _touch(profile: dict[str, Any], reason: str) -> None:
-    await do_touch_affiliate(profile["id"], profile["user"], reason)
+async def _touch(profile: AffiliateProfileRow, reason: str) -> None:
+    await do_touch_affiliate(profile.id, profile.user, reason)
 
 
 async def check_track_click(
@@ -47,13 +48,13 @@ async def check_track_click(
     # compare equal (and so change nothing).
     now = _now()
     referral = Referral(
-        affiliate_id=profile["id"],
+        affiliate_id=profile.id,
         clicked_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
     )
     async with atomic():
         await TrackingEvent.insert(
             TrackingEvent(
-                affiliate=profile["id"],
+                affiliate=profile.id,
                 ip=visit.ip[:64],
                 user_agent=visit.user_agent[:512],
                 referrer=visit.referrer[:1000],
@@ -63,7 +64,7 @@ async def check_track_click(
         await _touch(profile, "click")
         if user is not None:
             await do_attribute(user.id, referral)
-    tracked = Tracked(tracked=True, affiliate_slug=profile["slug"], expires_at=referral.expires_at)
+    tracked = Tracked(tracked=True, affiliate_slug=profile.slug, expires_at=referral.expires_at)
     return tracked, referral
 
 
@@ -78,7 +79,7 @@ async def check_claim(user: CurrentUser | None, cookie_value: str | None) -> boo
 async def do_attribute(customer_id: int, referral: Referral) -> bool:
     """Last click wins: a newer click replaces the customer's attribution, an older one does not."""
     profile = await queries.affiliate_row(referral.affiliate_id)
-    if profile is None or profile["user"] == customer_id:
+    if profile is None or profile.user == customer_id:
         return False  # gone, or an affiliate following their own link
     async with atomic():
         old = await Attribution.raw(
@@ -94,12 +95,12 @@ async def do_attribute(customer_id: int, referral: Referral) -> bool:
             "'link', clicked_at = EXCLUDED.clicked_at, expires_at = EXCLUDED.expires_at, "
             "updated_at = now() WHERE attributions.clicked_at < EXCLUDED.clicked_at",
             customer_id,
-            profile["id"],
+            profile.id,
             referral.clicked_at,
             referral.expires_at,
         )
         await _touch(profile, "attribution")
-        if old and old[0]["affiliate"] != profile["id"]:
+        if old and old[0]["affiliate"] != profile.id:
             previous = await queries.affiliate_row(old[0]["affiliate"])
             if previous is not None:  # their sign-up count just went down
                 await _touch(previous, "attribution")
@@ -120,7 +121,7 @@ async def do_free_guild_attribution(user_id: int, guild_id: int) -> bool:
         profile = await queries.affiliate_row(rows[0]["affiliate"]) if rows else None
         if profile is None:
             return False
-        senior = profile["created_at"] <= _now() - SENIOR_AFTER
+        senior = profile.created_at <= _now() - SENIOR_AFTER
         ttl = SENIOR_FREE_PRODUCT_TTL if senior else FREE_PRODUCT_TTL
         await Attribution.update(
             {
@@ -154,7 +155,7 @@ async def do_attribute_purchase(purchase_id: int, metadata: dict[str, Any]) -> b
             "INSERT INTO purchase_attributions (purchase, affiliate, source, created_at) "
             "VALUES ({}, {}, {}, now()) ON CONFLICT (purchase) DO NOTHING RETURNING id",
             purchase_id,
-            profile["id"],
+            profile.id,
             source if source in SOURCES else "link",
         )
         await _touch(profile, "attribution")

@@ -103,7 +103,7 @@ class AffiliateDashboardController(Controller):
         """My commissions, newest first, filtered by status, source and creation time."""
         profile = await access_own_profile(request.user)
         return await queries.list_commissions(
-            profile["id"],
+            profile.id,
             CommissionFilter(
                 status=status,
                 source=source,
@@ -117,7 +117,7 @@ class AffiliateDashboardController(Controller):
     @get("/payouts", responses=error_responses(401, 404))
     async def payouts(self, request: Request[Any, Any, Any]) -> list[PayoutRead]:
         profile = await access_own_profile(request.user)
-        return await queries.list_payouts(profile["id"])
+        return await queries.list_payouts(profile.id)
 
 
 class OwnerAffiliatesController(Controller):

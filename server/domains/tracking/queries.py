@@ -14,7 +14,12 @@ from db.affiliates.tables import AffiliateProfile
 from db.tracking.tables import Attribution
 from server.domains.affiliates.events import stats_cache_key
 from server.domains.affiliates.queries import balances, balances_from
-from server.domains.affiliates.schemas import COMMISSION_CURRENCY, account_sums
+from server.domains.affiliates.schemas import (
+    COMMISSION_CURRENCY,
+    AffiliateProfileRow,
+    account_sums,
+    profile_row,
+)
 from server.domains.auth.schemas import CurrentUser
 from server.domains.paid_access import granted_sql
 from server.domains.platforms.queries import Platform, branding
@@ -51,11 +56,12 @@ def _granted() -> tuple[str, datetime, datetime]:
     return granted_sql(_now())
 
 
-async def affiliate_row(affiliate_id: int) -> dict[str, Any] | None:
-    return await AffiliateProfile.select().where(AffiliateProfile.id == affiliate_id).first()
+async def affiliate_row(affiliate_id: int) -> AffiliateProfileRow | None:
+    row = await AffiliateProfile.select().where(AffiliateProfile.id == affiliate_id).first()
+    return profile_row(row) if row is not None else None
 
 
-async def access_affiliate_slug(slug: str) -> dict[str, Any]:
+async def access_affiliate_slug(slug: str) -> AffiliateProfileRow:
     # Links get retyped: an exact match first, else the same slug in another case.
     rows = await AffiliateProfile.raw(
         "SELECT * FROM affiliate_profiles WHERE slug = {} OR lower(slug) = lower({}) "
@@ -69,7 +75,7 @@ async def access_affiliate_slug(slug: str) -> dict[str, Any]:
         raise NotFound(
             "No such affiliate link", code="affiliate_not_found", details={"field": "ref"}
         )
-    return row
+    return profile_row(row)
 
 
 async def checkout_attribution(user_id: int) -> dict[str, str]:
@@ -115,13 +121,13 @@ async def _counts(affiliate_id: int) -> dict[str, Any]:
     return rows[0]
 
 
-async def compute_stats(profile: dict[str, Any]) -> AffiliateStats:
-    counts = await _counts(profile["id"])
-    money = await balances(profile["id"])
+async def compute_stats(profile: AffiliateProfileRow) -> AffiliateStats:
+    counts = await _counts(profile.id)
+    money = await balances(profile.id)
     return AffiliateStats(
-        affiliate_id=profile["id"],
-        slug=profile["slug"],
-        referral_url=referral_url(profile["slug"]),
+        affiliate_id=profile.id,
+        slug=profile.slug,
+        referral_url=referral_url(profile.slug),
         clicks=counts["clicks"],
         signups=counts["signups"],
         active_customers=counts["active_customers"],
@@ -137,14 +143,14 @@ async def compute_stats(profile: dict[str, Any]) -> AffiliateStats:
     )
 
 
-async def stats(profile: dict[str, Any]) -> AffiliateStats:
+async def stats(profile: AffiliateProfileRow) -> AffiliateStats:
     """The dashboard figures, from the Redis cache when fresh.
 
     Every change drops the key after its commit and before its `affiliate_update` push, so a
     refetch prompted by the push computes afresh; a computation that began before the drop
     does not store its older result (the pending token it set is gone).
     """
-    key = stats_cache_key(profile["id"])
+    key = stats_cache_key(profile.id)
     try:
         redis = get_redis()
         cached = await redis.get(key)
@@ -153,7 +159,7 @@ async def stats(profile: dict[str, Any]) -> AffiliateStats:
         token = f"{_PENDING}{uuid.uuid4().hex}"
         mine = await redis.set(key, token, nx=True, ex=30)
     except Exception:  # Redis down: answer from the database
-        log.warning("affiliate stats cache unavailable", affiliate_id=profile["id"])
+        log.warning("affiliate stats cache unavailable", affiliate_id=profile.id)
         return await compute_stats(profile)
     value = await compute_stats(profile)
     if mine:
@@ -162,7 +168,7 @@ async def stats(profile: dict[str, Any]) -> AffiliateStats:
                 _STORE_IF_MINE, 1, key, token, msgspec.json.encode(value).decode(), STATS_TTL_S
             )
         except Exception:
-            log.warning("affiliate stats cache store failed", affiliate_id=profile["id"])
+            log.warning("affiliate stats cache store failed", affiliate_id=profile.id)
     return value
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import msgspec
 
 from db.uow import atomic
+from server.domains.affiliates.actions.ledger import sql
 from server.domains.affiliates.events import do_touch_affiliate
-from server.domains.affiliates.ledger import sql
 
 BATCH = 10_000
 

@@ -15,7 +15,9 @@ from server.domains.affiliates.schemas import (
     LOCKED,
     PAID_OUT,
     PLATFORM_COMMISSIONS,
+    AffiliateProfileRow,
     account_sums,
+    profile_row,
 )
 from server.domains.affiliates.schemas import COMMISSION_CURRENCY as CURRENCY
 
@@ -122,8 +124,8 @@ async def account_balances(affiliate_id: int) -> dict[str, int]:
     return account_sums({r["account"]: r["total"] for r in rows})
 
 
-async def lock_profile(affiliate_id: int) -> dict[str, Any] | None:
+async def lock_profile(affiliate_id: int) -> AffiliateProfileRow | None:
     """Take the affiliate's row lock: every writer of one affiliate's money goes through it,
     so balances read after this cannot change before the transaction commits."""
     rows = await sql("SELECT * FROM affiliate_profiles WHERE id = {} FOR UPDATE", affiliate_id)
-    return rows[0] if rows else None
+    return profile_row(rows[0]) if rows else None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from db.uow import atomic
-from server.domains.affiliates import payouts, queries
+from server.domains.affiliates import queries
+from server.domains.affiliates.actions import payouts
+from server.domains.affiliates.actions.ledger import lock_profile, sql
 from server.domains.affiliates.events import do_touch_affiliate
-from server.domains.affiliates.ledger import lock_profile, sql
 from server.domains.affiliates.schemas import (
+    AffiliateProfileRow,
     PayoutCreate,
     PayoutRecord,
     RiskRead,
@@ -17,11 +17,12 @@ from server.domains.affiliates.schemas import (
     WithdrawalCreate,
     WithdrawalRead,
     WithdrawalReject,
+    profile_row,
 )
 from server.domains.auth.schemas import CurrentUser
 
 
-async def do_ensure_profile(user_id: int, slug: str) -> dict[str, Any]:
+async def do_ensure_profile(user_id: int, slug: str) -> AffiliateProfileRow:
     """The user's affiliate profile, created once (a replay returns the existing one)."""
     rows = await sql(
         'INSERT INTO affiliate_profiles ("user", slug, risk_level, risk_notes, created_at) '
@@ -29,9 +30,9 @@ async def do_ensure_profile(user_id: int, slug: str) -> dict[str, Any]:
         user_id,
         slug,
     )
-    if rows:
-        return rows[0]
-    return (await sql('SELECT * FROM affiliate_profiles WHERE "user" = {}', user_id))[0]
+    if not rows:
+        rows = await sql('SELECT * FROM affiliate_profiles WHERE "user" = {}', user_id)
+    return profile_row(rows[0])
 
 
 async def do_set_risk(affiliate_id: int, level: str, notes: str, changed_by: int | None) -> None:
@@ -43,7 +44,7 @@ async def do_set_risk(affiliate_id: int, level: str, notes: str, changed_by: int
             "INSERT INTO affiliate_risk_changes (affiliate, old_level, new_level, notes, "
             "changed_by, created_at) VALUES ({}, {}, {}, {}, {}, now())",
             affiliate_id,
-            profile["risk_level"],
+            profile.risk_level,
             level,
             notes,
             changed_by,
@@ -54,7 +55,7 @@ async def do_set_risk(affiliate_id: int, level: str, notes: str, changed_by: int
             notes,
             affiliate_id,
         )
-        await do_touch_affiliate(affiliate_id, profile["user"], "risk")
+        await do_touch_affiliate(affiliate_id, profile.user, "risk")
 
 
 async def check_set_risk(owner: CurrentUser, affiliate_id: int, data: RiskUpdate) -> RiskRead:
@@ -79,7 +80,7 @@ async def check_record_payout(owner: CurrentUser, data: PayoutCreate) -> PayoutR
 async def check_request_withdrawal(user: CurrentUser, data: WithdrawalCreate) -> WithdrawalRead:
     profile = await queries.access_own_profile(user)
     row = await payouts.do_request_withdrawal(
-        profile["id"], user.id, data.amount_cents, data.method.value, data.details
+        profile.id, user.id, data.amount_cents, data.method.value, data.details
     )
     return queries.withdrawal_read(row)
 

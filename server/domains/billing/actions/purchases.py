@@ -13,7 +13,6 @@ from typing import Any
 from db.billing.tables import Plan, Purchase
 from db.guilds.tables import GuildMember
 from db.uow import atomic
-from server.domains.paid_access import GRACE, GRANTED_SQL, decide_access, grants_access
 from server.domains.billing.events import (
     AccessEnded,
     PaymentSucceeded,
@@ -21,6 +20,7 @@ from server.domains.billing.events import (
     notify_payment_succeeded,
 )
 from server.domains.billing.queries import access_rows
+from server.domains.paid_access import GRACE, GRANTED_SQL, decide_access, grants_access
 from server.domains.tracking.actions import do_attribute_purchase
 from server.integrations.stripe import client
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from server.domains.billing import charges, invoices, purchases
+from server.domains.billing.actions import charges, invoices, purchases
 from server.integrations.stripe import (
     ChargeOrRefundView,
     CheckoutSessionView,

@@ -20,7 +20,7 @@ import structlog
 from core.redis import get_redis
 from core.settings import get_settings
 from db.billing.tables import StripeEvent
-from server.domains.billing.handlers import HANDLERS
+from server.domains.billing.actions.handlers import HANDLERS
 from server.errors import ClientError
 from server.integrations.stripe import decode_event, verify_signature
 from server.jobs import Unavailable, enqueue

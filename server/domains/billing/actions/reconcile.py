@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import msgspec
 
-from server.domains.billing.webhooks import do_record_event
+from server.domains.billing.actions.webhooks import do_record_event
 from server.integrations.stripe import client
 
 LOOKBACK = timedelta(days=3)

@@ -13,9 +13,10 @@ from typing import Any
 import msgspec
 
 from db.uow import atomic
-from server.domains.affiliates import ledger
+from server.domains.affiliates.actions import ledger
+from server.domains.affiliates.actions.ledger import Leg, sql
 from server.domains.affiliates.events import do_touch_affiliate
-from server.domains.affiliates.ledger import Leg, sql
+from server.domains.affiliates.schemas import AffiliateProfileRow
 
 
 class LockProfile(msgspec.Struct, frozen=True):
@@ -134,11 +135,11 @@ async def _save(c: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 async def _create(
-    inv: dict[str, Any], profile: dict[str, Any], source: str
+    inv: dict[str, Any], profile: AffiliateProfileRow, source: str
 ) -> dict[str, Any] | None:
     paid_at: datetime = inv["paid_at"] or datetime.now(UTC)
-    first = profile["first_commission_at"] or paid_at
-    lock = lock_profile_for(profile["risk_level"], max(0, (paid_at - first).days))
+    first = profile.first_commission_at or paid_at
+    lock = lock_profile_for(profile.risk_level, max(0, (paid_at - first).days))
     amount = commission_cents(inv["amount_paid_cents"], inv["commission_percent"])
     main, ext = split(amount, lock.main_share)
     rows = await sql(
@@ -147,7 +148,7 @@ async def _create(
         "ext_unlock_at, main_locked_cents, ext_locked_cents, matured_cents, clawed_back_cents, "
         "status, created_at, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
         "{}, {}, 0, 0, 'PENDING_LOCK', {}, now()) ON CONFLICT (invoice) DO NOTHING RETURNING *",
-        profile["id"],
+        profile.id,
         inv["id"],
         inv["purchase"],
         source == "free_product",
@@ -169,20 +170,20 @@ async def _create(
     await ledger.post(
         f"commission:{inv['id']}",
         "commission",
-        profile["id"],
+        profile.id,
         [
-            Leg(ledger.LOCKED, profile["id"], amount),
+            Leg(ledger.LOCKED, profile.id, amount),
             Leg(ledger.PLATFORM_COMMISSIONS, None, -amount),
         ],
         invoice_id=inv["id"],
         commission_id=c["id"],
         memo=lock.name,
     )
-    if profile["first_commission_at"] is None:
+    if profile.first_commission_at is None:
         await sql(
             "UPDATE affiliate_profiles SET first_commission_at = {} WHERE id = {}",
             paid_at,
-            profile["id"],
+            profile.id,
         )
     return c
 
@@ -313,7 +314,7 @@ async def do_sync_invoice(invoice_id: int) -> SyncResult:
         c, done = await _apply_invoice_state(c, inv)
         result.posted += done
         if result.posted:
-            await do_touch_affiliate(profile["id"], profile["user"], result.posted[-1])
+            await do_touch_affiliate(profile.id, profile.user, result.posted[-1])
     return result
 
 

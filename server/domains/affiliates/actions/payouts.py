@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from db.uow import atomic
-from server.domains.affiliates import ledger
+from server.domains.affiliates.actions import ledger
+from server.domains.affiliates.actions.ledger import Leg, sql
 from server.domains.affiliates.events import do_touch_affiliate
-from server.domains.affiliates.ledger import Leg, sql
 from server.errors import Conflict, NotFound
 
 METHODS = ("bank_transfer", "paypal", "stripe")
@@ -88,7 +88,7 @@ async def do_record_payout(
         if withdrawal_id is not None:
             await _close_withdrawal(withdrawal_id, "completed", recorded_by, "", payout["id"])
         await _mark_paid(affiliate_id)
-        await do_touch_affiliate(affiliate_id, profile["user"], "payout")
+        await do_touch_affiliate(affiliate_id, profile.user, "payout")
     return payout
 
 

@@ -21,7 +21,7 @@ async def _invoice_for_payment_intent(pi_id: str | None) -> dict[str, Any] | Non
 async def _resync_one_time(purchase_id: int) -> None:
     """A one-time purchase has no subscription to cancel: re-read its payment instead (a full
     refund or a lost dispute ends it)."""
-    from server.domains.billing.purchases import do_sync_payment_session
+    from server.domains.billing.actions.purchases import do_sync_payment_session
 
     purchase = (
         await Purchase.select(Purchase.stripe_subscription_id, Purchase.stripe_checkout_session_id)

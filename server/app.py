@@ -56,6 +56,7 @@ from server.domains.ops.controllers import OpsController
 from server.domains.ops.devmail import DevMailController
 from server.domains.ops.metrics import register_collectors
 from server.domains.pages.controllers import PagesController
+from server.domains.pages.i18n_web import configure_pages
 from server.domains.tracking.controllers import (
     AffiliateDashboardController,
     OwnerAffiliatesController,
@@ -169,7 +170,9 @@ def create_app() -> Litestar:
             exclude=["/webhooks"],
         ),
         template_config=TemplateConfig(
-            directory=ROOT / "server" / "templates", engine=JinjaTemplateEngine
+            directory=ROOT / "server" / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_pages,
         ),
         openapi_config=OpenAPIConfig(title="WEOKTO / STAM API", version="0.1.0", path="/schema"),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,8 +1,10 @@
 // Fetch wrapper: JSON in/out, CSRF header from the csrftoken cookie, errors as ApiError.
+import { t } from "./i18n.js";
+
 export class ApiError extends Error {
   constructor(status, body) {
     const err = (body && body.error) || {};
-    super(err.message || `Request failed (${status})`);
+    super(err.message || t("Request failed ({status})", { status }));
     this.status = status;
     this.code = err.code || "error";
     this.details = err.details;
@@ -28,9 +30,9 @@ export async function api(method, path, body) {
 }
 
 export function showError(el, err) {
-  let text = err instanceof ApiError ? err.message : "Network error, try again.";
+  let text = err instanceof ApiError ? err.message : t("Network error, try again.");
   if (err instanceof ApiError && err.status === 429 && err.details?.retry_after) {
-    text += ` (retry in ${Math.ceil(err.details.retry_after / 60)} min)`;
+    text += ` ${t("(retry in {minutes} min)", { minutes: Math.ceil(err.details.retry_after / 60) })}`;
   }
   el.textContent = text;
   el.hidden = false;

@@ -3,6 +3,7 @@
 // the push went out before this page was listening. session.js is a separate module script:
 // its socket may have connected before this one ran, so a bare "connect" handler could miss it.
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 import { onConnect, socket } from "./realtime.js";
 
 const box = document.getElementById("checkout");
@@ -11,8 +12,8 @@ const sessionId = box?.dataset.sessionId;
 function confirm(guildSlug) {
   if (!box || box.dataset.state === "confirmed") return;
   box.dataset.state = "confirmed";
-  document.querySelector("[data-testid=checkout-title]").textContent = "Payment confirmed";
-  document.getElementById("checkout-text").textContent = "Your access is active.";
+  document.querySelector("[data-testid=checkout-title]").textContent = t("Payment confirmed");
+  document.getElementById("checkout-text").textContent = t("Your access is active.");
   const open = document.getElementById("checkout-open");
   if (guildSlug) open.href = `/g/${guildSlug}`;
   open.hidden = false;

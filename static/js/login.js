@@ -1,4 +1,5 @@
 import { api, showError } from "./api.js";
+import { t } from "./i18n.js";
 
 const form = document.getElementById("login-form");
 const errorEl = document.getElementById("form-error");
@@ -9,7 +10,7 @@ form.addEventListener("submit", async (ev) => {
   const email = form.email.value.trim();
   if (!email || !email.includes("@")) {
     showError(errorEl, new Error());
-    errorEl.textContent = "Enter a valid email address.";
+    errorEl.textContent = t("Enter a valid email address.");
     return;
   }
   const button = form.querySelector("button");

@@ -1,4 +1,5 @@
 // Socket calls as promises: every client event gets an ack {ok, data} | {ok: false, error}.
+import { t } from "./i18n.js";
 import { socket } from "./session.js";
 
 export { socket };
@@ -13,14 +14,14 @@ export const me = {
 export function call(event, payload, timeoutMs = 10000) {
   return new Promise((resolve) => {
     if (!socket.connected) {
-      resolve({ ok: false, offline: true, error: { code: "offline", message: "You are offline." } });
+      resolve({ ok: false, offline: true, error: { code: "offline", message: t("You are offline.") } });
       return;
     }
     socket.timeout(timeoutMs).emit(event, payload, (err, ack) => {
       if (err) {
-        resolve({ ok: false, offline: true, error: { code: "timeout", message: "The server did not answer in time." } });
+        resolve({ ok: false, offline: true, error: { code: "timeout", message: t("The server did not answer in time.") } });
       } else if (!ack || typeof ack !== "object") {
-        resolve({ ok: false, error: { code: "error", message: "Unexpected answer from the server." } });
+        resolve({ ok: false, error: { code: "error", message: t("Unexpected answer from the server.") } });
       } else {
         if (!ack.ok && ack.error?.code === "session_ended") location.assign("/login");
         resolve(ack);

@@ -1,6 +1,7 @@
 // Signed-in pages: the one realtime connection (user room), the welcome push, sign-out.
 // Other modules import `socket` from here: ES modules are singletons, so a page has one socket.
 import { api, toast } from "./api.js";
+import { t } from "./i18n.js";
 
 const status = document.getElementById("live-status");
 const welcome = document.getElementById("welcome");
@@ -8,7 +9,7 @@ const welcome = document.getElementById("welcome");
 function setStatus(state) {
   if (!status) return;
   status.dataset.state = state;
-  status.textContent = state;
+  status.textContent = { live: t("live"), offline: t("offline"), reconnecting: t("reconnecting") }[state] || state;
 }
 
 // websocket first; the server also accepts polling for networks that block websockets.
@@ -16,7 +17,7 @@ export const socket = window.io({ path: "/socket.io", transports: ["websocket", 
 socket.on("connect", () => {
   setStatus("live");
   socket.emit("hello", {}, (ack) => {
-    if (!ack || !ack.ok) toast(ack?.error?.message || "Realtime hello failed");
+    if (!ack || !ack.ok) toast(ack?.error?.message || t("Realtime hello failed"));
   });
 });
 socket.on("disconnect", () => setStatus("offline"));
@@ -42,7 +43,7 @@ socket.on("connect_error", (err) => {
 });
 socket.on("session.welcome", (event) => {
   if (!welcome) return;
-  welcome.textContent = `Live: welcome ${event.user.display_name}, pushed by ${event.worker}.`;
+  welcome.textContent = t("Live: welcome {name}, pushed by {worker}.", { name: event.user.display_name, worker: event.worker });
   welcome.hidden = false;
 });
 socket.on("session.revoked", toLogin);

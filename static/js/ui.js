@@ -1,4 +1,5 @@
 // Small DOM and formatting helpers shared by the chat pages.
+import { dateFmt, dateTimeFmt, money as localMoney, t, timeFmt } from "./i18n.js";
 
 // h("div", {class: "x", onclick: fn, dataset: {seq: 1}}, "text", childNode, [more])
 export function h(tag, attrs = {}, ...children) {
@@ -18,8 +19,6 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 export function fmtTime(iso) {
   if (!iso) return "";
@@ -34,10 +33,10 @@ export function fmtDateTime(iso) {
 
 export function fmtDuration(seconds) {
   const s = Math.max(1, Math.ceil(Number(seconds) || 0));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.ceil(s / 60)} min`;
-  if (s < 86400) return `${Math.round(s / 360) / 10} h`;
-  return `${Math.round(s / 8640) / 10} days`;
+  if (s < 60) return t("{n} s", { n: s });
+  if (s < 3600) return t("{n} min", { n: Math.ceil(s / 60) });
+  if (s < 86400) return t("{n} h", { n: (Math.round(s / 360) / 10).toLocaleString(document.documentElement.lang) });
+  return t("{n} days", { n: (Math.round(s / 8640) / 10).toLocaleString(document.documentElement.lang) });
 }
 
 export function initials(name) {
@@ -65,7 +64,7 @@ export function openDialog(title, build, { testid } = {}) {
     const close = (value) => { dialog.close(); dialog.remove(); resolve(value); };
     dialog.append(
       h("header", { class: "dialog-head" }, h("h3", {}, title),
-        h("button", { type: "button", class: "icon", "aria-label": "Close", onclick: () => close(null) }, "✕")),
+        h("button", { type: "button", class: "icon", "aria-label": t("Close"), onclick: () => close(null) }, "✕")),
       h("div", { class: "dialog-body" }, build(close)),
     );
     dialog.addEventListener("cancel", (ev) => { ev.preventDefault(); close(null); });
@@ -89,9 +88,9 @@ export function el(tag, attrs = {}, ...kids) {
 
 // Integer cents shown as an amount (display only: the cents stay integers everywhere else).
 export function money(cents, currency = "eur") {
-  return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  return localMoney(cents, currency);
 }
 
 export function day(iso) {
-  return iso ? new Date(iso).toLocaleDateString() : "–";
+  return iso ? dateFmt.format(new Date(iso)) : "–";
 }

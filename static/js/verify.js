@@ -1,4 +1,5 @@
 import { api, showError, toast } from "./api.js";
+import { t } from "./i18n.js";
 
 const form = document.getElementById("verify-form");
 const errorEl = document.getElementById("form-error");
@@ -9,7 +10,7 @@ form.addEventListener("submit", async (ev) => {
   errorEl.hidden = true;
   const otp = form.otp.value.replace(/\s+/g, "");
   if (!/^\d{6}$/.test(otp)) {
-    errorEl.textContent = "The code has 6 digits.";
+    errorEl.textContent = t("The code has 6 digits.");
     errorEl.hidden = false;
     return;
   }
@@ -31,7 +32,7 @@ document.getElementById("resend").addEventListener("click", async (ev) => {
   ev.preventDefault();
   try {
     await api("POST", "/api/auth/magic-link/send", { email });
-    toast("A new code is on its way.");
+    toast(t("A new code is on its way."));
   } catch (err) {
     showError(errorEl, err);
   }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,8 +20,23 @@ async def browser():
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        # The platform speaks French unless the browser asks for English: these journeys read
+        # English labels, so their contexts send Accept-Language: en-US unless a test says
+        # otherwise (test_i18n_browser.py passes locale="fr-FR").
+        new_context = browser.new_context
+
+        async def english_by_default(**options: Any) -> Any:
+            options.setdefault("locale", "en-US")
+            return await new_context(**options)
+
+        browser.new_context = english_by_default
         yield browser
         await browser.close()
+
+
+def eur(cents: int) -> str:
+    """An EUR amount as an en-US page shows it (Intl / Babel currency format)."""
+    return f"€{cents / 100:,.2f}"
 
 
 async def sign_in_page(page, base: str, email: str, read_mail) -> None:

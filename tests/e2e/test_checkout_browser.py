@@ -42,7 +42,7 @@ async def _paid_club(slug: str) -> str:
 async def _pay(page, base: str, stripe_emulator: str, key: str, email: str) -> None:
     """From the button page through the emulator's checkout to our success page."""
     await page.goto(f"{base}/pay/{key}")
-    assert "15.00 EUR" in await page.get_by_test_id("pay-price").inner_text()
+    assert "€15.00" in await page.get_by_test_id("pay-price").inner_text()
     await page.get_by_test_id("pay-button").click()
     await page.wait_for_url(f"{stripe_emulator}/checkout/**")
     if not await page.input_value("#email"):

@@ -22,7 +22,7 @@ async def test_owner_creates_product_plan_and_button(
     await page.fill("#plan-form input[name=price]", "290,50")
     await page.select_option("#plan-form select[name=interval]", "ANNUALLY")
     await page.click("#plan-form button")
-    await page.get_by_test_id("plans").get_by_text("290.50 EUR").wait_for()
+    await page.get_by_test_id("plans").get_by_text("€290.50").wait_for()
     plan = await Plan.select().first()
     assert plan["price_cents"] == 29050 and plan["interval"] == "ANNUALLY"
     await page.fill("#button-form input[name=display_name]", "Join the Masterclass")

@@ -11,18 +11,23 @@ from litestar.response import Redirect, Template
 from server.domains.auth.actions import home_for
 from server.domains.platforms.deps import platform_of
 from server.domains.platforms.queries import branding
+from server.i18n import request_locale
 
-LOGIN_ERRORS = {
-    "invalid_link": "That sign-in link is invalid, already used or expired. Ask for a new one.",
-    "account_suspended": "This account is suspended.",
-}
+# Reasons /login can be sent back with; login.html words each one in the reader's language.
+LOGIN_ERRORS = frozenset({"invalid_link", "account_suspended"})
 
 
 def _page(request: Request[Any, Any, Any], name: str, **context: Any) -> Template:
+    """A page in the request's platform branding and language (`locale` sets <html lang>)."""
     brand = branding(platform_of(request))
     return Template(
         template_name=f"pages/{name}.html",
-        context={"brand": brand, "user": request.user, **context},
+        context={
+            "brand": brand,
+            "user": request.user,
+            "locale": request_locale(request),
+            **context,
+        },
     )
 
 
@@ -39,7 +44,7 @@ class PagesController(Controller):
     ) -> Template | Redirect:
         if request.user is not None:
             return Redirect(home_for(request.user))
-        return _page(request, "login", error=LOGIN_ERRORS.get(error or "", ""))
+        return _page(request, "login", error=error if error in LOGIN_ERRORS else "")
 
     @get("/verify")
     async def verify(

@@ -1,4 +1,5 @@
 // The message composer: Enter sends, Shift+Enter breaks the line, 4,000 characters, typing pings.
+import { number, t } from "../i18n.js";
 import { h } from "../ui.js";
 
 export const MAX_CHARS = 4000;
@@ -16,11 +17,11 @@ export class Composer {
       placeholder, "aria-label": placeholder,
     });
     this.counter = h("span", { class: "counter", "data-testid": "char-count" });
-    this.sendBtn = h("button", { type: "submit", class: "send", "data-testid": "send", title: "Send (Enter)" }, "Send");
+    this.sendBtn = h("button", { type: "submit", class: "send", "data-testid": "send", title: t("Send (Enter)") }, t("Send"));
     this.form = h("form", { class: "composer", onsubmit: (ev) => { ev.preventDefault(); this.submit(); } },
       this.input, this.sendBtn);
     this.meta = h("div", { class: "composer-meta" },
-      h("span", { class: "hint" }, "**bold**  *italic*  `code`  > quote · Shift+Enter for a new line"),
+      h("span", { class: "hint" }, t("**bold**  *italic*  `code`  > quote · Shift+Enter for a new line")),
       h("span", { class: "slow-hint", "data-testid": "slow-hint" }),
       this.counter);
     wrap.replaceChildren(this.notice, this.form, this.meta, this.typing);
@@ -33,7 +34,7 @@ export class Composer {
 
   refresh() {
     const n = this.input.value.length;
-    this.counter.textContent = n ? `${n.toLocaleString()} / ${MAX_CHARS.toLocaleString()}` : "";
+    this.counter.textContent = n ? `${number(n)} / ${number(MAX_CHARS)}` : "";
     this.counter.classList.toggle("over", n > MAX_CHARS);
     this.counter.classList.toggle("near", n > MAX_CHARS * 0.9);
     this.input.style.height = "auto";
@@ -52,7 +53,7 @@ export class Composer {
     const text = this.input.value.trim();
     if (!text) return;
     if (text.length > MAX_CHARS) {
-      this.showError(`Your message is ${text.length.toLocaleString()} characters: the limit is ${MAX_CHARS.toLocaleString()}.`);
+      this.showError(t("Your message is {count} characters: the limit is {max}.", { count: number(text.length), max: number(MAX_CHARS) }));
       return;
     }
     this.clearError();
@@ -67,7 +68,7 @@ export class Composer {
     this.input.disabled = Boolean(reason);
     this.sendBtn.disabled = Boolean(reason);
     this.form.classList.toggle("disabled", Boolean(reason));
-    this.input.placeholder = reason ? "You cannot send messages here" : this.input.getAttribute("aria-label");
+    this.input.placeholder = reason ? t("You cannot send messages here") : this.input.getAttribute("aria-label");
     if (reason) this.showNotice(reason, "info"); else if (this.notice.dataset.kind === "info") this.clearError();
   }
 
@@ -91,7 +92,7 @@ export class Composer {
   }
 
   setSlowMode(seconds) {
-    this.meta.querySelector(".slow-hint").textContent = seconds ? `Slow mode: one message every ${seconds} s` : "";
+    this.meta.querySelector(".slow-hint").textContent = seconds ? t("Slow mode: one message every {seconds} s", { seconds }) : "";
   }
 
   focus() { if (!this.input.disabled) this.input.focus(); }
@@ -120,9 +121,9 @@ export class TypingIndicator {
     for (const [id, p] of this.people) if (p.until <= now) this.people.delete(id);
     const names = [...this.people.values()].map((p) => p.name);
     let text = "";
-    if (names.length === 1) text = `${names[0]} is typing…`;
-    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-    else if (names.length > 2) text = "Several people are typing…";
+    if (names.length === 1) text = t("{name} is typing…", { name: names[0] });
+    else if (names.length === 2) text = t("{first} and {second} are typing…", { first: names[0], second: names[1] });
+    else if (names.length > 2) text = t("Several people are typing…");
     this.el.textContent = text;
     if (this.people.size) {
       clearTimeout(this.timer);

@@ -6,6 +6,7 @@
 // arrives twice (event + catch-up + ack) is shown once, in order. Sends carry a client_msg_id
 // that the server deduplicates, so the outbox can resend after a reconnect without doubling.
 import { api } from "../api.js";
+import { t } from "../i18n.js";
 import { call, me, socket } from "../realtime.js";
 import { uuid } from "../ui.js";
 import { Timeline } from "./messages.js";
@@ -271,7 +272,7 @@ export class Conversation {
   }
 
   async remove(msg) {
-    if (!confirm("Delete this message? This cannot be undone.")) return;
+    if (!confirm(t("Delete this message? This cannot be undone."))) return;
     const ack = await call("delete_message", { message_id: msg.id });
     if (ack.ok) this.store(ack.data.message);
     else this.hooks.onError?.(ack.error);
@@ -288,7 +289,7 @@ export class Conversation {
     box.rows = Math.min(8, msg.content.split("\n").length + 1);
     const hint = document.createElement("div");
     hint.className = "hint small";
-    hint.textContent = "Enter to save · Esc to cancel";
+    hint.textContent = t("Enter to save · Esc to cancel");
     content.replaceWith(box, hint);
     box.focus();
     const cancel = () => this.store(this.messages.get(msg.seq));

@@ -1,4 +1,5 @@
 // Error acks and API errors as sentences a person understands.
+import { number, t } from "../i18n.js";
 import { fmtDateTime, fmtDuration } from "../ui.js";
 
 export function errorText(error) {
@@ -6,31 +7,31 @@ export function errorText(error) {
   const d = e.details || {};
   switch (e.code) {
     case "timed_out":
-      return d.until ? `You are timed out until ${fmtDateTime(d.until)}: you cannot send messages until then.`
-        : "You are timed out: you cannot send messages for now.";
+      return d.until ? t("You are timed out until {date}: you cannot send messages until then.", { date: fmtDateTime(d.until) })
+        : t("You are timed out: you cannot send messages for now.");
     case "slow_mode":
-      return `Slow mode is on: wait ${fmtDuration(d.retry_after)} before sending again.`;
+      return t("Slow mode is on: wait {duration} before sending again.", { duration: fmtDuration(d.retry_after) });
     case "rate_limited":
-      return `You are sending too fast: try again in ${fmtDuration(d.retry_after)}.`;
+      return t("You are sending too fast: try again in {duration}.", { duration: fmtDuration(d.retry_after) });
     case "paid_required":
-      return "This channel is for paid members: it is locked for you.";
+      return t("This channel is for paid members: it is locked for you.");
     case "announcement_only":
-      return "Only moderators can post in this announcement channel.";
+      return t("Only moderators can post in this announcement channel.");
     case "too_long":
-      return "Messages are limited to 4,000 characters.";
+      return t("Messages are limited to {max} characters.", { max: number(4000) });
     case "too_many_reactions":
-      return "This message already has 20 different reactions.";
+      return t("This message already has {max} different reactions.", { max: number(20) });
     case "blocked":
-      return "You cannot message this person: one of you has blocked the other.";
+      return t("You cannot message this person: one of you has blocked the other.");
     case "not_member":
-      return "You are not a member of this guild.";
+      return t("You are not a member of this guild.");
     case "session_ended":
-      return "Your session has ended: sign in again.";
+      return t("Your session has ended: sign in again.");
     case "offline":
     case "timeout":
-      return "You are offline: the message will be sent when the connection is back.";
+      return t("You are offline: the message will be sent when the connection is back.");
     default:
-      return e.message || "Something went wrong.";
+      return e.message || t("Something went wrong.");
   }
 }
 

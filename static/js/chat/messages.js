@@ -1,4 +1,5 @@
 // The message timeline DOM: messages ordered by seq, pending sends below them, a bottom sentinel.
+import { t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { fmtDateTime, fmtTime, h, hue, initials } from "../ui.js";
 import { errorText, isTransient } from "./errors.js";
@@ -17,7 +18,7 @@ function reactionBar(msg, ctx) {
     const mine = (r.user_ids || []).includes(ctx.me.id);
     bar.append(h("button", {
       type: "button", class: `reaction${mine ? " mine" : ""}`, "aria-pressed": String(mine),
-      "data-testid": "reaction", title: mine ? "Remove your reaction" : "React",
+      "data-testid": "reaction", title: mine ? t("Remove your reaction") : t("React"),
       onclick: () => ctx.onReact(msg, r.emoji),
     }, h("span", { class: "emoji" }, r.emoji), h("span", { class: "count" }, String(r.count))));
   }
@@ -41,19 +42,19 @@ function actions(msg, ctx) {
   const own = msg.author?.id === ctx.me.id;
   const bar = h("div", { class: "msg-actions" });
   if (ctx.canReact()) {
-    bar.append(h("button", { type: "button", title: "Add reaction", "data-testid": "btn-react",
+    bar.append(h("button", { type: "button", title: t("Add reaction"), "aria-label": t("Add reaction"), "data-testid": "btn-react",
       onclick: (ev) => emojiPicker(msg, ctx, ev.currentTarget) }, icon("smile")));
   }
-  if (own) bar.append(h("button", { type: "button", title: "Edit", "data-testid": "btn-edit", onclick: () => ctx.onEdit(msg) }, icon("pencil")));
+  if (own) bar.append(h("button", { type: "button", title: t("Edit"), "aria-label": t("Edit"), "data-testid": "btn-edit", onclick: () => ctx.onEdit(msg) }, icon("pencil")));
   if (own || ctx.canModerate()) {
-    bar.append(h("button", { type: "button", title: "Delete", class: "danger", "data-testid": "btn-delete", onclick: () => ctx.onDelete(msg) }, icon("trash")));
+    bar.append(h("button", { type: "button", title: t("Delete"), "aria-label": t("Delete"), class: "danger", "data-testid": "btn-delete", onclick: () => ctx.onDelete(msg) }, icon("trash")));
   }
   return bar;
 }
 
 export function renderMessage(msg, ctx) {
   const content = msg.deleted
-    ? h("div", { class: "content tombstone", "data-testid": "tombstone" }, "This message was deleted.")
+    ? h("div", { class: "content tombstone", "data-testid": "tombstone" }, t("This message was deleted."))
     : h("div", { class: "content md", html: msg.html });
   const el = h("article", {
     class: `msg${msg.deleted ? " deleted" : ""}${msg.mentions?.includes(ctx.me.id) ? " mentioned" : ""}`,
@@ -63,9 +64,9 @@ export function renderMessage(msg, ctx) {
   avatar(msg.author),
   h("div", { class: "msg-main" },
     h("header", { class: "msg-head" },
-      h("span", { class: "author", "data-testid": "author" }, msg.author?.display_name || "Unknown"),
+      h("span", { class: "author", "data-testid": "author" }, msg.author?.display_name || t("Unknown")),
       h("time", { datetime: msg.created_at, title: fmtDateTime(msg.created_at) }, fmtTime(msg.created_at)),
-      msg.edited_at && !msg.deleted ? h("span", { class: "edited", title: fmtDateTime(msg.edited_at), "data-testid": "edited" }, "(edited)") : null),
+      msg.edited_at && !msg.deleted ? h("span", { class: "edited", title: fmtDateTime(msg.edited_at), "data-testid": "edited" }, t("(edited)")) : null),
     content,
     msg.deleted ? null : reactionBar(msg, ctx)),
   actions(msg, ctx));
@@ -82,12 +83,12 @@ export function renderPending(item, ctx) {
   h("div", { class: "msg-main" },
     h("header", { class: "msg-head" },
       h("span", { class: "author" }, ctx.me.name),
-      h("time", {}, failed ? "not sent" : "sending…")),
+      h("time", {}, failed ? t("not sent") : t("sending…"))),
     h("div", { class: "content plain" }, item.content),
     failed ? h("div", { class: "send-error", "data-testid": "send-error" },
       h("span", {}, errorText(item.error)),
-      isTransient(item.error) ? h("button", { type: "button", class: "link-btn", onclick: () => ctx.onRetry(item) }, "Retry") : null,
-      h("button", { type: "button", class: "link-btn", onclick: () => ctx.onDiscard(item) }, "Discard")) : null));
+      isTransient(item.error) ? h("button", { type: "button", class: "link-btn", onclick: () => ctx.onRetry(item) }, t("Retry")) : null,
+      h("button", { type: "button", class: "link-btn", onclick: () => ctx.onDiscard(item) }, t("Discard"))) : null));
 }
 
 // Consecutive messages of one author within a few minutes show as one group (no repeated header).
@@ -120,7 +121,7 @@ export class Timeline {
   scrollToBottom() { this.root.scrollTop = this.root.scrollHeight; }
 
   setTop(state) {
-    const text = { loading: "Loading older messages…", start: "This is the beginning of the conversation.", more: "" }[state] || "";
+    const text = { loading: t("Loading older messages…"), start: t("This is the beginning of the conversation."), more: "" }[state] || "";
     this.top.textContent = text;
     this.top.dataset.state = state;
   }

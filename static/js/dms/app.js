@@ -4,18 +4,19 @@ import { Composer, TypingIndicator } from "../chat/composer.js";
 import { Conversation } from "../chat/conversation.js";
 import { errorText } from "../chat/errors.js";
 import { call, me, onConnect, socket } from "../realtime.js";
+import { t } from "../i18n.js";
 import { h, hue, initials } from "../ui.js";
 
 const el = (id) => document.getElementById(id);
 const state = { convs: [], other: null, conv: null, conversationId: null };
 
 const composer = new Composer(el("composer-wrap"), {
-  placeholder: "Message",
+  placeholder: t("Message"),
   onSend: (text) => state.conv?.send(text),
   onTyping: () => state.other && call("typing", { user_id: state.other.id }),
 });
 const typing = new TypingIndicator(composer.typing);
-composer.setDisabled("Pick a conversation.");
+composer.setDisabled(t("Pick a conversation."));
 
 const findConv = (userId) => state.convs.find((c) => c.other?.id === userId);
 
@@ -26,10 +27,10 @@ function drawList() {
     "data-testid": "dm-item", dataset: { userId: c.other?.id }, onclick: () => openWith(c.other),
   },
   h("span", { class: "avatar small", style: `--h:${hue(c.other?.id)}` }, initials(c.other?.display_name)),
-  h("span", { class: "chan-name" }, c.other?.display_name || "Unknown"),
-  c.blocked ? h("span", { class: "badge danger" }, "blocked") : null,
+  h("span", { class: "chan-name" }, c.other?.display_name || t("Unknown")),
+  c.blocked ? h("span", { class: "badge danger" }, t("blocked")) : null,
   c.unread && c.other?.id !== state.other?.id ? h("span", { class: "badge unread", "data-testid": "unread-badge" }, String(c.unread)) : null))
-    : [h("p", { class: "muted small pad" }, "No conversations yet.")]));
+    : [h("p", { class: "muted small pad" }, t("No conversations yet."))]));
 }
 
 async function loadList() {
@@ -42,12 +43,12 @@ async function loadList() {
 function drawHeader() {
   const c = findConv(state.other?.id);
   const blocked = Boolean(c?.blocked);
-  el("dm-title").textContent = state.other ? `@ ${state.other.display_name || `user ${state.other.id}`}` : "Pick a conversation";
+  el("dm-title").textContent = state.other ? `@ ${state.other.display_name || t("user {id}", { id: state.other.id })}` : t("Pick a conversation");
   el("blocked-badge").hidden = !blocked;
   const btn = el("btn-block");
   btn.hidden = !state.other;
-  btn.textContent = blocked ? "Unblock" : "Block";
-  composer.setDisabled(blocked ? "This conversation is blocked: unblock to write again (if they blocked you, you cannot write)." : null);
+  btn.textContent = blocked ? t("Unblock") : t("Block");
+  composer.setDisabled(blocked ? t("This conversation is blocked: unblock to write again (if they blocked you, you cannot write).") : null);
 }
 
 function openWith(other) {
@@ -101,14 +102,14 @@ function dmAdapter(other, known) {
 el("btn-block").addEventListener("click", async () => {
   const c = findConv(state.other?.id);
   const blocked = Boolean(c?.blocked);
-  if (!blocked && !confirm(`Block ${state.other.display_name}? Neither of you can send direct messages then.`)) return;
+  if (!blocked && !confirm(t("Block {name}? Neither of you can send direct messages then.", { name: state.other.display_name }))) return;
   try {
     await api(blocked ? "DELETE" : "POST", `/api/users/${state.other.id}/block`);
     if (c) c.blocked = !blocked;
-    toast(blocked ? "Unblocked." : "Blocked.");
+    toast(blocked ? t("Unblocked.") : t("Blocked."));
     drawList(); drawHeader();
   } catch (err) {
-    toast(err instanceof ApiError ? errorText({ code: err.code, message: err.message }) : "Network error");
+    toast(err instanceof ApiError ? errorText({ code: err.code, message: err.message }) : t("Network error, try again."));
   }
 });
 
@@ -145,4 +146,4 @@ loadList().then(() => {
   const wanted = Number(new URLSearchParams(location.search).get("user"));
   const name = new URLSearchParams(location.search).get("name") || "";
   if (wanted) openWith(findConv(wanted)?.other || { id: wanted, display_name: name });
-}).catch((err) => toast(err instanceof ApiError ? err.message : "Could not load conversations"));
+}).catch((err) => toast(err instanceof ApiError ? err.message : t("Could not load conversations")));

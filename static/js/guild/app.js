@@ -6,6 +6,7 @@ import { errorText } from "../chat/errors.js";
 import { call, me, onConnect, socket } from "../realtime.js";
 import { fmtDateTime, h, MOD_ROLES } from "../ui.js";
 import { icon } from "../icons.js";
+import { t } from "../i18n.js";
 import { renderChannels, renderRail } from "./channels.js";
 import { renderMembers, timedOut } from "./members.js";
 import { auditLogDialog, memberDialog, slowModeDialog } from "./moderation.js";
@@ -19,12 +20,14 @@ const state = {
   members: new Map(), current: null, conv: null, activity: new Set(),
 };
 const composer = new Composer(el("composer-wrap"), {
-  placeholder: "Message",
+  placeholder: t("Message"),
   onSend: (text) => state.conv?.send(text),
   onTyping: () => state.current && call("typing", { channel_id: state.current.id }),
 });
 const typing = new TypingIndicator(composer.typing);
 
+const ROLES = { owner: t("owner"), admin: t("admin"), moderator: t("moderator"), member: t("member") };
+const roleName = (role) => ROLES[role] || role;
 const isModerator = () => MOD_ROLES.has(state.membership?.role);
 
 // --- loading --------------------------------------------------------------------------------
@@ -71,7 +74,7 @@ function showMissing() {
 
 function showJoin() {
   el("timeline").replaceChildren(h("div", { class: "empty-state", "data-testid": "join-prompt" },
-    h("h2", {}, `You are not a member of ${state.guild.name}`),
+    h("h2", {}, t("You are not a member of {guild}", { guild: state.guild.name })),
     h("p", { class: "muted" }, state.guild.description || ""),
     h("button", { type: "button", class: "button", "data-testid": "btn-join", onclick: async (ev) => {
       ev.currentTarget.disabled = true;
@@ -79,15 +82,15 @@ function showJoin() {
         toast(errorText({ code: err.code, message: err.message, details: err.details }));
         ev.currentTarget.disabled = false;
       }
-    } }, "Join this guild")));
-  composer.setDisabled("Join the guild to chat.");
+    } }, t("Join this guild"))));
+  composer.setDisabled(t("Join the guild to chat."));
 }
 
 function showRole() {
   const badge = el("my-role");
   const role = state.membership.role;
   badge.hidden = !MOD_ROLES.has(role);
-  badge.textContent = role;
+  badge.textContent = roleName(role);
   el("btn-audit").hidden = !isModerator();
 }
 
@@ -103,7 +106,7 @@ function drawHeader() {
   el("channel-title").replaceChildren(h("span", { class: "hash" }, icon(ch.kind === "announcement" ? "megaphone" : "hash", 20)), ch.name);
   const slow = el("slow-badge");
   slow.hidden = !ch.slow_mode_s;
-  slow.textContent = ch.slow_mode_s ? `Slow mode ${ch.slow_mode_s} s` : "";
+  slow.textContent = ch.slow_mode_s ? t("Slow mode {seconds} s", { seconds: ch.slow_mode_s }) : "";
   el("btn-slow").hidden = !isModerator() || !ch.can_read;
   composer.setSlowMode(isModerator() ? 0 : ch.slow_mode_s);
   refreshComposer();
@@ -112,18 +115,18 @@ function drawHeader() {
 // Why this person cannot write in the open channel, or null.
 function blockReason() {
   const ch = state.current;
-  if (!ch) return "Pick a channel.";
+  if (!ch) return t("Pick a channel.");
   const mine = state.membership;
-  if (timedOut(mine)) return `You are timed out until ${fmtDateTime(mine.timeout_until)}: you cannot send messages until then.`;
-  if (!ch.can_read) return "This channel is for paid members: it is locked for you.";
-  if (ch.kind === "announcement" && !isModerator()) return "This is an announcement channel: only moderators can post here.";
-  if (ch.can_send === false) return "You cannot send messages in this channel.";
+  if (timedOut(mine)) return t("You are timed out until {date}: you cannot send messages until then.", { date: fmtDateTime(mine.timeout_until) });
+  if (!ch.can_read) return t("This channel is for paid members: it is locked for you.");
+  if (ch.kind === "announcement" && !isModerator()) return t("This is an announcement channel: only moderators can post here.");
+  if (ch.can_send === false) return t("You cannot send messages in this channel.");
   return null;
 }
 
 function refreshComposer() {
   composer.setDisabled(blockReason());
-  composer.input.setAttribute("aria-label", state.current ? `Message #${state.current.name}` : "Message");
+  composer.input.setAttribute("aria-label", state.current ? t("Message #{channel}", { channel: state.current.name }) : t("Message"));
   if (!composer.input.disabled) composer.input.placeholder = composer.input.getAttribute("aria-label");
   clearTimeout(refreshComposer.timer);
   const until = Date.parse(state.membership?.timeout_until || "");
@@ -133,8 +136,8 @@ function refreshComposer() {
 function showLocked(ch, error) {
   el("timeline").replaceChildren(h("div", { class: "empty-state locked", "data-testid": "channel-locked" },
     h("div", { class: "lock" }, icon("lock", 48)),
-    h("h2", {}, `#${ch.name} is locked`),
-    h("p", { class: "muted" }, error ? errorText(error) : "This channel is for paid members.")));
+    h("h2", {}, t("#{channel} is locked", { channel: ch.name })),
+    h("p", { class: "muted" }, error ? errorText(error) : t("This channel is for paid members."))));
 }
 
 // --- the open channel -----------------------------------------------------------------------
@@ -203,8 +206,10 @@ function onActionError(error) {
 
 async function pickMember(m) {
   const done = await memberDialog(m, { slug, isModerator: isModerator(), isMe: m.user_id === me.id,
-    onDone: (label) => toast({ timeout: `${m.display_name} is timed out.`, untimeout: `Timeout lifted for ${m.display_name}.`,
-      kick: `${m.display_name} was kicked.`, ban: `${m.display_name} was banned.` }[label] || "Done.") });
+    onDone: (label) => toast({ timeout: t("{name} is timed out.", { name: m.display_name }),
+      untimeout: t("Timeout lifted for {name}.", { name: m.display_name }),
+      kick: t("{name} was kicked.", { name: m.display_name }), ban: t("{name} was banned.", { name: m.display_name }) }[label]
+      || t("Done.")) });
   if (done) loadMembers().catch(() => {});
 }
 
@@ -256,7 +261,8 @@ socket.on("mention", (e) => {
   if (!inGuild(e) || e.channel_id === state.current?.id) return;
   const ch = state.channels.get(e.channel_id);
   if (ch) { ch.mentioned = true; drawChannels(); }
-  toast(`${e.message?.author?.display_name || "Someone"} mentioned you in #${ch?.name || "a channel"}`);
+  const name = e.message?.author?.display_name || t("Someone");
+  toast(ch ? t("{name} mentioned you in #{channel}", { name, channel: ch.name }) : t("{name} mentioned you in a channel", { name }));
 });
 function setPresence(userId, online) {
   const m = state.members.get(userId);
@@ -287,16 +293,18 @@ socket.on("member_timed_out", (e) => {
   if (e.user_id === me.id) {
     state.membership.timeout_until = e.until;
     refreshComposer();
-    toast(e.until ? `A moderator timed you out until ${fmtDateTime(e.until)}.` : "Your timeout was lifted.");
+    toast(e.until ? t("A moderator timed you out until {date}.", { date: fmtDateTime(e.until) }) : t("Your timeout was lifted."));
   }
 });
 socket.on("member_removed", (e) => {
   if (!inGuild(e)) return;
   if (e.user_id === me.id) {
-    const how = { kick: "You were kicked from", ban: "You were banned from", leave: "You left" }[e.action] || "You left";
+    const guild = state.guild.name;
+    const how = { kick: t("You were kicked from {guild}", { guild }), ban: t("You were banned from {guild}", { guild }) }[e.action]
+      || t("You left {guild}", { guild });
     state.conv?.close();
-    composer.setDisabled(`${how} ${state.guild.name}${e.reason ? `: ${e.reason}` : "."}`);
-    toast(`${how} ${state.guild.name}.`);
+    composer.setDisabled(e.reason ? t("{what}: {reason}", { what: how, reason: e.reason }) : `${how}.`);
+    toast(`${how}.`);
     setTimeout(() => location.assign("/home"), 2500);
     return;
   }

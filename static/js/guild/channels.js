@@ -1,4 +1,5 @@
 // The guild rail (my guilds) and the channel list by category, with unread badges.
+import { t, tn } from "../i18n.js";
 import { icon } from "../icons.js";
 import { h, hue, initials } from "../ui.js";
 
@@ -11,8 +12,8 @@ export function renderRail(rail, guilds, currentSlug, activity) {
       style: `--h:${hue(g.id)}`,
     }, initials(g.name), activity.has(g.id) && g.slug !== currentSlug ? h("span", { class: "dot" }) : null)),
     h("span", { class: "rail-sep" }),
-    h("a", { href: "/home", class: "rail-guild add", title: "Browse guilds" }, icon("plus", 22)),
-    h("a", { href: "/dms", class: "rail-guild dm", title: "Direct messages", "data-testid": "rail-dms" }, icon("mail", 20)),
+    h("a", { href: "/home", class: "rail-guild add", title: t("Browse guilds"), "aria-label": t("Browse guilds") }, icon("plus", 22)),
+    h("a", { href: "/dms", class: "rail-guild dm", title: t("Direct messages"), "aria-label": t("Direct messages"), "data-testid": "rail-dms" }, icon("mail", 20)),
   );
 }
 
@@ -31,8 +32,8 @@ function channelRow(ch, currentId, onPick) {
   },
   h("span", { class: "chan-icon", "aria-hidden": "true" }, channelIcon(ch)),
   h("span", { class: "chan-name" }, ch.name),
-  ch.mentioned && ch.id !== currentId ? h("span", { class: "badge mention", title: "You were mentioned" }, "@") : null,
-  unread ? h("span", { class: "badge unread", "data-testid": "unread-badge", title: `${unread} unread` }, unread > 99 ? "99+" : String(unread)) : null);
+  ch.mentioned && ch.id !== currentId ? h("span", { class: "badge mention", title: t("You were mentioned") }, "@") : null,
+  unread ? h("span", { class: "badge unread", "data-testid": "unread-badge", title: tn("{n} unread", "{n} unread", unread) }, unread > 99 ? "99+" : String(unread)) : null);
 }
 
 export function renderChannels(root, categories, currentId, onPick) {

@@ -1,17 +1,20 @@
 // Moderator tools: member actions (timeout, kick, ban), channel slow mode, the audit log.
 import { api, ApiError } from "../api.js";
 import { errorText } from "../chat/errors.js";
-import { fmtDateTime, h, openDialog } from "../ui.js";
+import { t } from "../i18n.js";
+import { fmtDateTime, fmtDuration, h, openDialog } from "../ui.js";
 import { timedOut } from "./members.js";
 
 export const TIMEOUTS = [
-  [60, "60 seconds"], [300, "5 minutes"], [600, "10 minutes"], [3600, "1 hour"],
-  [86400, "1 day"], [604800, "1 week"], [2419200, "28 days"],
+  [60, t("60 seconds")], [300, t("5 minutes")], [600, t("10 minutes")], [3600, t("1 hour")],
+  [86400, t("1 day")], [604800, t("1 week")], [2419200, t("28 days")],
 ];
-export const SLOW_MODES = [
-  [0, "Off"], [5, "5 s"], [10, "10 s"], [15, "15 s"], [30, "30 s"], [60, "1 min"], [120, "2 min"],
-  [300, "5 min"], [600, "10 min"], [900, "15 min"], [1800, "30 min"], [3600, "1 h"], [7200, "2 h"], [21600, "6 h"],
-];
+export const SLOW_MODES = [[0, t("Off")],
+  ...[5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600].map((s) => [s, fmtDuration(s)])];
+const ACTIONS = { timeout: t("timeout"), timeout_lifted: t("timeout lifted"), kick: t("kick"), ban: t("ban"),
+  unban: t("unban"), leave: t("left"), delete_message: t("message deleted"),
+  slow_mode: t("slow mode"), paid_access_granted: t("paid access granted"), paid_access_revoked: t("paid access revoked") };
+const ROLES = { owner: t("owner"), admin: t("admin"), moderator: t("moderator"), member: t("member") };
 
 function select(name, options, value, testid) {
   return h("select", { name, "data-testid": testid },
@@ -20,7 +23,7 @@ function select(name, options, value, testid) {
 
 function apiErrorText(err) {
   return err instanceof ApiError ? errorText({ code: err.code, message: err.message, details: err.details })
-    : "Network error, try again.";
+    : t("Network error, try again.");
 }
 
 // Runs `fn`; shows its error inside the dialog instead of closing it.
@@ -37,7 +40,7 @@ export function memberDialog(member, { slug, isModerator, isMe, onDone }) {
   const base = `/api/guilds/${encodeURIComponent(slug)}/members/${member.user_id}`;
   return openDialog(member.display_name, (close) => {
     const error = h("p", { class: "error", role: "alert", hidden: true, "data-testid": "mod-error" });
-    const reason = h("input", { name: "reason", placeholder: "Reason (shown in the audit log)", maxlength: "500", "data-testid": "mod-reason" });
+    const reason = h("input", { name: "reason", placeholder: t("Reason (shown in the audit log)"), "aria-label": t("Reason"), maxlength: "500", "data-testid": "mod-reason" });
     const duration = select("seconds", TIMEOUTS, 600, "timeout-duration");
     const act = (method, path, body, label) => guarded(error, async () => {
       await api(method, path, body);
@@ -46,22 +49,22 @@ export function memberDialog(member, { slug, isModerator, isMe, onDone }) {
     });
     const modTools = isModerator && !isMe && member.role !== "owner";
     return [
-      h("p", { class: "muted" }, `${member.online ? "Online" : "Offline"} · ${member.role}`,
-        timedOut(member) ? ` · timed out until ${fmtDateTime(member.timeout_until)}` : ""),
-      isMe ? null : h("a", { class: "button small-inline", href: `/dms?${new URLSearchParams({ user: member.user_id, name: member.display_name })}`, "data-testid": "btn-message" }, "Send a message"),
+      h("p", { class: "muted" }, `${member.online ? t("Online") : t("Offline")} · ${ROLES[member.role] || member.role}`,
+        timedOut(member) ? ` · ${t("timed out until {date}", { date: fmtDateTime(member.timeout_until) })}` : ""),
+      isMe ? null : h("a", { class: "button small-inline", href: `/dms?${new URLSearchParams({ user: member.user_id, name: member.display_name })}`, "data-testid": "btn-message" }, t("Send a message")),
       modTools ? h("div", { class: "mod-tools", "data-testid": "mod-tools" },
-        h("label", {}, "Reason"), reason,
+        h("label", {}, t("Reason")), reason,
         h("div", { class: "mod-row" },
-          h("label", {}, "Timeout for"), duration,
+          h("label", {}, t("Timeout for")), duration,
           h("button", { type: "button", class: "button warn", "data-testid": "btn-timeout",
-            onclick: () => act("POST", `${base}/timeout`, { seconds: Number(duration.value), reason: reason.value }, "timeout") }, "Time out")),
+            onclick: () => act("POST", `${base}/timeout`, { seconds: Number(duration.value), reason: reason.value }, "timeout") }, t("Time out"))),
         timedOut(member) ? h("button", { type: "button", class: "button ghost", "data-testid": "btn-untimeout",
-          onclick: () => act("POST", `${base}/timeout`, { seconds: 0, reason: reason.value }, "untimeout") }, "Remove timeout") : null,
+          onclick: () => act("POST", `${base}/timeout`, { seconds: 0, reason: reason.value }, "untimeout") }, t("Remove timeout")) : null,
         h("div", { class: "mod-row" },
           h("button", { type: "button", class: "button danger", "data-testid": "btn-kick",
-            onclick: () => confirm(`Kick ${member.display_name}?`) && act("POST", `${base}/kick`, { reason: reason.value }, "kick") }, "Kick"),
+            onclick: () => confirm(t("Kick {name}?", { name: member.display_name })) && act("POST", `${base}/kick`, { reason: reason.value }, "kick") }, t("Kick")),
           h("button", { type: "button", class: "button danger", "data-testid": "btn-ban",
-            onclick: () => confirm(`Ban ${member.display_name}? They cannot join again until unbanned.`) && act("POST", `${base}/ban`, { reason: reason.value }, "ban") }, "Ban")),
+            onclick: () => confirm(t("Ban {name}? They cannot join again until unbanned.", { name: member.display_name })) && act("POST", `${base}/ban`, { reason: reason.value }, "ban") }, t("Ban"))),
       ) : null,
       error,
     ];
@@ -69,18 +72,18 @@ export function memberDialog(member, { slug, isModerator, isMe, onDone }) {
 }
 
 export function slowModeDialog(channel, onDone) {
-  return openDialog(`Slow mode in #${channel.name}`, (close) => {
+  return openDialog(t("Slow mode in #{channel}", { channel: channel.name }), (close) => {
     const error = h("p", { class: "error", role: "alert", hidden: true });
     const choice = select("slow_mode_s", SLOW_MODES, channel.slow_mode_s || 0, "slow-mode-select");
     return [
-      h("p", { class: "muted" }, "Members can send one message per interval. Moderators are not limited."),
+      h("p", { class: "muted" }, t("Members can send one message per interval. Moderators are not limited.")),
       choice,
       h("button", { type: "button", class: "button", "data-testid": "btn-save-slow",
         onclick: () => guarded(error, async () => {
           const updated = await api("PATCH", `/api/channels/${channel.id}`, { slow_mode_s: Number(choice.value) });
           onDone?.(updated);
           close(true);
-        }) }, "Save"),
+        }) }, t("Save")),
       error,
     ];
   }, { testid: "slow-mode-dialog" });
@@ -93,10 +96,10 @@ function who(x, members) {
 }
 
 export function auditLogDialog(slug, members) {
-  return openDialog("Audit log", () => {
+  return openDialog(t("Audit log"), () => {
     const error = h("p", { class: "error", role: "alert", hidden: true });
     const body = h("tbody");
-    const more = h("button", { type: "button", class: "button ghost", hidden: true }, "Load more");
+    const more = h("button", { type: "button", class: "button ghost", hidden: true }, t("Load more"));
     let beforeId = null;
     const load = () => guarded(error, async () => {
       const q = new URLSearchParams({ limit: "50" });
@@ -107,19 +110,19 @@ export function auditLogDialog(slug, members) {
         body.append(h("tr", { "data-testid": "audit-row" },
           h("td", { class: "nowrap" }, fmtDateTime(e.created_at)),
           h("td", {}, who(e.actor, members)),
-          h("td", {}, h("code", {}, e.action)),
+          h("td", {}, ACTIONS[e.action] || h("code", {}, e.action)),
           h("td", {}, who(e.target, members)),
           h("td", {}, e.reason || "", e.details && Object.keys(e.details).length
             ? h("span", { class: "muted small" }, ` ${JSON.stringify(e.details)}`) : "")));
       }
       if (rows.length) beforeId = rows[rows.length - 1].id;
       more.hidden = rows.length < 50;
-      if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: "5", class: "muted" }, "Nothing yet.")));
+      if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: "5", class: "muted" }, t("Nothing yet."))));
     });
     more.addEventListener("click", load);
     load();
     return [h("table", { class: "audit" },
-      h("thead", {}, h("tr", {}, ["When", "Who", "Action", "Target", "Reason"].map((t) => h("th", {}, t)))), body),
+      h("thead", {}, h("tr", {}, [t("When"), t("Who"), t("Action"), t("Target"), t("Reason")].map((label) => h("th", {}, label)))), body),
     more, error];
   }, { testid: "audit-dialog" });
 }

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-CODE_RE = re.compile(r"sign-in code: (\d{6})")
+# Login mails are in the recipient's language (French unless they chose English).
+CODE_RE = re.compile(r"(?:sign-in code|code de connexion)\s*:\s*(\d{6})")
 LINK_RE = re.compile(r"(https?://\S+/api/auth/magic-link/verify\?token=\S+)")
 
 HOSTS = {"weokto": "http://localhost", "stam": "http://stam.localhost"}
@@ -45,6 +46,8 @@ async def make_client(app: Any) -> AsyncIterator[MakeClient]:
     async def make(platform: str = "weokto", ip: str = "127.0.0.1") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=app, client=(ip, 40000))
         client = httpx.AsyncClient(transport=transport, base_url=HOSTS[platform])
+        # Existing tests read English error messages; tests/i18n sets its own languages.
+        client.headers["accept-language"] = "en"
         await client.get("/healthz")  # the CSRF middleware sets csrftoken on a safe request
         client.headers["x-csrftoken"] = client.cookies["csrftoken"]
         made.append(client)

@@ -112,5 +112,5 @@ def test_pages_render_in_the_locale_with_its_catalog(locale: str) -> None:
     if locale == "fr":
         assert catalog["Network error, try again."] == "Erreur réseau, réessayez."
         assert len(catalog["{n} member"]) == 3  # CLDR French: one, many, other
-    else:
-        assert catalog == {}  # English shows the msgids
+    else:  # English shows the msgids (plural entries may carry them as their forms)
+        assert all(v == k or (isinstance(v, list) and v[0] == k) for k, v in catalog.items())

@@ -1,6 +1,6 @@
 """The official JavaScript socket.io-client against our server and its fan-out engine.
 
-realtime/fanout.py hooks private parts of python-socketio / python-engineio (pinned versions);
+realtime/fanout/ hooks private parts of python-socketio / python-engineio (pinned versions);
 this drives the real client through connect with auth, rejected auth, emit with ack, room
 broadcast and order, leaving a room and error acks, on each transport, so that a library
 upgrade which breaks the engine fails here. The server's /metrics tell which delivery path

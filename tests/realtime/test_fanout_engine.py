@@ -12,7 +12,9 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from realtime.fanout import STATS, FanoutSocket, LeanEvent, SharedFrame
+from realtime.fanout import STATS
+from realtime.fanout.engineio_hooks import FanoutSocket
+from realtime.fanout.uvicorn_ws import LeanEvent, SharedFrame
 
 
 class FakeTransport:
@@ -71,6 +73,25 @@ async def test_writes_complete_inline_without_a_task():
     # Nothing awaited in between: the frames are already written, in order, by no task.
     assert transport.frames == ['42["m",0]', '42["m",1]', '42["m",2]']
     assert len(asyncio.all_tasks()) == tasks_before and sock._drainer is None
+
+
+class YieldingTransport(FakeTransport):
+    """A send that suspends once without waiting on anything (a bare yield, as a server that
+    hands the loop back before writing would): it is not complete until resumed."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+        await super().send(message)
+
+
+async def test_a_send_that_yields_once_is_resumed_and_its_frame_written_in_order():
+    transport = YieldingTransport()
+    sock = make_socket(transport)
+    sock.write("f0")  # suspends on a bare yield: not finished, even though it yielded None
+    sock.write("f1")
+    await until_true(lambda: transport.frames == ["f0", "f1"])
+    await until_true(lambda: sock._drainer is None)
+    assert not sock._dead
 
 
 async def test_a_blocked_socket_buffers_in_order_and_does_not_delay_others():
@@ -240,7 +261,7 @@ async def test_shared_frames_of_one_loop_pass_leave_in_one_write_and_acks_keep_o
 
 
 async def test_pings_come_from_one_wheel_timer_and_are_written_inline():
-    from realtime import fanout
+    from realtime.fanout import engineio_hooks as fanout
 
     loop = asyncio.get_running_loop()
     transports = [FakeTransport() for _ in range(3)]
@@ -294,7 +315,7 @@ async def test_a_ping_timeout_closes_the_websocket():
 
 
 async def test_after_the_upgrade_the_engineio_queue_is_released():
-    from realtime.fanout import _DETACHED
+    from realtime.fanout.engineio_hooks import _DETACHED
 
     transport = FakeTransport()
     sock = make_socket(transport)
@@ -317,7 +338,7 @@ async def until_true(predicate, timeout: float = 5.0) -> None:
 
 
 async def test_after_a_long_flush_the_next_one_waits_to_gather_more_events():
-    from realtime import fanout
+    from realtime.fanout import engineio_hooks as fanout
 
     transport, sink = FakeTransport(), []
     sock = make_socket(transport)
@@ -336,7 +357,7 @@ async def test_after_a_long_flush_the_next_one_waits_to_gather_more_events():
 
 
 async def test_after_a_quiet_spell_a_frame_is_not_held_back():
-    from realtime import fanout
+    from realtime.fanout import engineio_hooks as fanout
 
     transport, sink = FakeTransport(), []
     sock = make_socket(transport)

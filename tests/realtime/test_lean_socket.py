@@ -1,5 +1,5 @@
 """What an open socket keeps: the lean receive queue and flag, the released handshake, and the
-trimmed environ of an accepted Socket.IO connection (realtime/fanout.py)."""
+trimmed environ of an accepted Socket.IO connection (realtime/fanout/)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import uvicorn
 import websockets
 
-from realtime.fanout import FanoutManager, FanoutServer, LeanEvent, LeanQueue, LeanWebSocketProtocol
+from realtime.fanout import FanoutManager, FanoutServer, LeanWebSocketProtocol
+from realtime.fanout.uvicorn_ws import LeanEvent, LeanQueue
 
 
 async def test_lean_queue_hands_items_out_in_order_and_wakes_a_waiting_reader():

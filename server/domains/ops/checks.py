@@ -1,4 +1,4 @@
-"""Readiness probes for PostgreSQL, Redis and the Celery workers."""
+"""Readiness probes for PostgreSQL, Redis and the Celery workers, and the fan-out engine's state."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ async def _celery() -> str:
     return f"{len(replies)} worker(s)"
 
 
+async def _fanout() -> str:
+    from realtime.fanout import ENGINE
+
+    return ENGINE.describe()
+
+
 async def _run(check: Callable[[], Awaitable[str]]) -> CheckResult:
     started = time.perf_counter()
     try:
@@ -64,4 +70,7 @@ async def readiness() -> Readiness:
     names = ("postgres", "redis", "celery")
     results = await asyncio.gather(_run(_postgres), _run(_redis), _run(_celery))
     checks = dict(zip(names, results, strict=True))
+    # Informational: on the fallback delivery still works (slower), so readiness does not
+    # depend on it; the detail says "engine active", or "fallback: ..." / "degraded: ..." and why.
+    checks["fanout"] = await _run(_fanout)
     return Readiness(status="ready" if all(r.ok for r in results) else "unavailable", checks=checks)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import redis
 from prometheus_client import REGISTRY, Gauge
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from core.settings import get_settings
@@ -37,17 +37,19 @@ class TaskOutcomeCollector(Collector):
         except redis.RedisError:
             counts = {}
         for field, value in sorted(counts.items()):
-            task, _, state = field.rpartition("|")
+            task, _, state = str(field).rpartition("|")
             family.add_metric([task, state], float(value))
         yield family
 
 
 class FanoutCollector(Collector):
-    """How this process delivered broadcast recipients (realtime/fanout.py keeps plain ints:
-    a Prometheus counter per recipient would cost more than the write itself)."""
+    """How this process delivered broadcast recipients (realtime/fanout/ keeps plain ints:
+    a Prometheus counter per recipient would cost more than the write itself), and whether the
+    engine runs at all: a library upgrade makes it fall back to stock python-socketio, which
+    still delivers but several times slower, so it must show on a dashboard."""
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        from realtime.fanout import STATS
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | InfoMetricFamily]:
+        from realtime.fanout import ENGINE, STATS
 
         family = CounterMetricFamily(
             "realtime_fanout_recipients", "Broadcast recipients by delivery path", labels=["path"]
@@ -62,6 +64,29 @@ class FanoutCollector(Collector):
             "Sockets closed for a backlog over the limit behind a blocked send",
             value=float(STATS.overflowed),
         )
+        yield CounterMetricFamily(
+            "realtime_fanout_hook_misses",
+            "Websocket recipients sent the slow way because a hooked library method was not called",
+            value=float(STATS.hook_misses),
+        )
+        yield GaugeMetricFamily(
+            "realtime_fanout_engine_active",
+            "1 when the fan-out engine delivers room events, 0 on stock python-socketio",
+            value=1.0 if ENGINE.active else 0.0,
+        )
+        info = InfoMetricFamily(
+            "realtime_fanout_engine", "The fan-out engine's state and why", labels=["state"]
+        )
+        info.add_metric([ENGINE.state], {"reason": ENGINE.reason})
+        yield info
+        mismatch = InfoMetricFamily(
+            "realtime_fanout_version_mismatch",
+            "Hooked libraries whose installed version is not the one the engine was written for",
+            labels=["package"],
+        )
+        for package, expected, installed in ENGINE.mismatches:
+            mismatch.add_metric([package], {"expected": expected, "installed": installed})
+        yield mismatch
 
 
 _registered = False

@@ -17,6 +17,7 @@ import structlog
 
 from core.settings import get_settings
 from db import uow
+from realtime.throttle import Throttle
 
 log = structlog.get_logger(__name__)
 
@@ -48,33 +49,28 @@ class Coalescer:
     """
 
     def __init__(self) -> None:
-        # Per open key: the rank published on the leading edge, the trailing candidate.
-        self._open: dict[str, tuple[int, QueuedEvent | None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._throttle: Throttle[str, QueuedEvent, QueuedEvent] = Throttle(
+            window=lambda: COALESCE_S,
+            leading=lambda _key, item: _publish(item),
+            fold=_latest,
+            # Offered again rather than published: it opens the next window, so a burst that
+            # goes on still yields at most one event per key per window.
+            trailing=self._throttle_offer,
+        )
 
     async def offer(self, item: QueuedEvent) -> None:
-        key = item.coalesce or ""
-        if key in self._open:
-            sent, trailing = self._open[key]
-            if item.rank >= (trailing.rank if trailing is not None else sent):
-                self._open[key] = (sent, item)  # the latest (highest rank) wins the trailing edge
-            return
-        self._open[key] = (item.rank, None)
-        asyncio.get_running_loop().call_later(COALESCE_S, self._close, key)
-        await _publish(item)
+        await self._throttle.offer(item.coalesce or "", item)
 
-    def _close(self, key: str) -> None:
-        _, latest = self._open.pop(key, (0, None))
-        if latest is not None:
-            task = asyncio.ensure_future(self._trailing(latest))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    async def _throttle_offer(self, key: str, item: QueuedEvent) -> None:
+        await self._throttle.offer(key, item)
 
-    async def _trailing(self, item: QueuedEvent) -> None:
-        try:
-            await self.offer(item)
-        except Exception:
-            log.exception("realtime publish failed", event=item.event, room=item.room)
+
+def _latest(
+    pending: QueuedEvent | None, item: QueuedEvent, first: QueuedEvent
+) -> QueuedEvent | None:
+    # The highest rank wins the trailing edge, not the last to arrive: concurrent sends publish
+    # after their commits in either order. Below the leading edge's rank, nothing is pending.
+    return item if item.rank >= (pending.rank if pending is not None else first.rank) else pending
 
 
 _coalescer = Coalescer()

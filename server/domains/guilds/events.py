@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Literal
 
@@ -10,6 +9,7 @@ import msgspec
 
 from realtime import emitter
 from realtime.rooms import guild_room, user_room
+from realtime.throttle import Throttle
 from server.domains.guilds.schemas import ChannelRead
 
 
@@ -74,35 +74,36 @@ class PresenceBatcher:
     """
 
     def __init__(self) -> None:
-        self._open: dict[int, dict[int, str]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._throttle: Throttle[int, Presence, dict[int, str]] = Throttle(
+            window=lambda: PRESENCE_WINDOW_S,
+            leading=_publish_one,
+            fold=_note_change,
+            trailing=_publish_batch,
+        )
 
     async def note(self, guild_id: int, user_id: int, status: Literal["online", "offline"]) -> None:
-        if guild_id in self._open:
-            self._open[guild_id][user_id] = status  # the latest state of a user wins
-            return
-        self._open[guild_id] = {}
-        asyncio.get_running_loop().call_later(PRESENCE_WINDOW_S, self._close, guild_id)
-        await emitter.publish_ephemeral(
-            guild_room(guild_id),
-            "presence",
-            Presence(guild_id=guild_id, user_id=user_id, status=status),
+        await self._throttle.offer(
+            guild_id, Presence(guild_id=guild_id, user_id=user_id, status=status)
         )
 
-    def _close(self, guild_id: int) -> None:
-        changes = self._open.pop(guild_id, {})
-        if changes:
-            task = asyncio.ensure_future(self._flush(guild_id, changes))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
-    async def _flush(self, guild_id: int, changes: dict[int, str]) -> None:
-        batch = PresenceBatch(
-            guild_id=guild_id,
-            online=sorted(u for u, s in changes.items() if s == "online"),
-            offline=sorted(u for u, s in changes.items() if s == "offline"),
-        )
-        await emitter.publish_ephemeral(guild_room(guild_id), "presence_batch", batch)
+async def _publish_one(guild_id: int, change: Presence) -> None:
+    await emitter.publish_ephemeral(guild_room(guild_id), "presence", change)
+
+
+def _note_change(changes: dict[int, str] | None, change: Presence, _: Presence) -> dict[int, str]:
+    changes = {} if changes is None else changes
+    changes[change.user_id] = change.status  # the latest state of a user wins
+    return changes
+
+
+async def _publish_batch(guild_id: int, changes: dict[int, str]) -> None:
+    batch = PresenceBatch(
+        guild_id=guild_id,
+        online=sorted(u for u, s in changes.items() if s == "online"),
+        offline=sorted(u for u, s in changes.items() if s == "offline"),
+    )
+    await emitter.publish_ephemeral(guild_room(guild_id), "presence_batch", batch)
 
 
 _batcher = PresenceBatcher()

@@ -8,7 +8,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := $(if $(wildcard package.json),node_modules/.installed)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint deps chromium
+.PHONY: run test lint deps node chromium
 
 run: deps
 	$(PY) -m devtools.run
@@ -28,7 +28,7 @@ lint: deps
 # gettext domains present in locale/ (messages, web, js): each .po -> .mo (not committed).
 LOCALE_DOMAINS = $(sort $(basename $(notdir $(wildcard locale/*/LC_MESSAGES/*.po))))
 
-deps: $(PY_STAMP) $(NODE_STAMP)
+deps: node $(PY_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/pybabel -q compile -d locale --domain "$(LOCALE_DOMAINS)"
 
 # Re-run pip only when pyproject.toml changes (or the venv was deleted).
@@ -41,6 +41,10 @@ $(PY_STAMP): pyproject.toml
 node_modules/.installed: package.json $(wildcard package-lock.json)
 	npm install --no-audit --no-fund
 	touch $@
+
+# socket.io-client (static/, the conformance test) is installed with npm: Debian's Node.js.
+node:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
 
 # Browser tests drive Debian's chromium (no browser download at install time).
 chromium:

@@ -36,9 +36,20 @@ async def _fanout_counts(base: str) -> dict[str, float]:
     return {path: float(value) for path, value in found}
 
 
+def _require_node() -> str:
+    # Never a skip: this is the check that a library upgrade has not broken the engine for the
+    # real client, so a machine without Node.js must fail here (`make deps` installs it).
+    if NODE is None:
+        pytest.fail("node is not installed: run `make deps` (the conformance test needs it)")
+    client = SCRIPT.parents[2] / "node_modules" / "socket.io-client"
+    if not client.is_dir():
+        pytest.fail("node_modules/socket.io-client is missing: run `make deps`")
+    return NODE
+
+
 async def _run_client(args: dict) -> dict:
     proc = await asyncio.create_subprocess_exec(
-        NODE,
+        _require_node(),
         str(SCRIPT),
         json.dumps(args),
         stdout=asyncio.subprocess.PIPE,
@@ -50,7 +61,6 @@ async def _run_client(args: dict) -> dict:
     return report
 
 
-@pytest.mark.skipif(NODE is None, reason="node is needed for the JavaScript client")
 @pytest.mark.parametrize(
     "transports",
     [["websocket"], None, ["polling"]],

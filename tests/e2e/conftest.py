@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-results"
 
 
 @pytest.fixture(scope="module")
-async def browser():
+async def browser() -> AsyncIterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian chromium is missing: `make test` installs it")
     from playwright.async_api import async_playwright
@@ -29,7 +30,7 @@ async def browser():
             options.setdefault("locale", "en-US")
             return await new_context(**options)
 
-        browser.new_context = english_by_default
+        browser.new_context = english_by_default  # type: ignore[method-assign]
         yield browser
         await browser.close()
 
@@ -39,7 +40,7 @@ def eur(cents: int) -> str:
     return f"€{cents / 100:,.2f}"
 
 
-async def sign_in_page(page, base: str, email: str, read_mail) -> None:
+async def sign_in_page(page: Any, base: str, email: str, read_mail: Any) -> None:
     """Sign in as a person does: type the email, read the code from the catcher, type it."""
     from tests.fixtures import code_of
 

@@ -134,7 +134,7 @@ def event(
             async with IN_ORDER.turn(sid):  # taken before the first await, see InOrder
                 return await guarded(sid, data)
 
-            sio.on(name, handler=functools.wraps(fn)(ordered if in_order else guarded))
+        sio.on(name, handler=functools.wraps(fn)(ordered if in_order else guarded))
 
         return fn
 

@@ -27,11 +27,11 @@ async def test_failed_renewal_sends_one_dunning_mail(shop, make_client, login):
 
     async def dunning_mails():
         mails = await wait_mails("dunned@example.com", 1)
-        found = [m for m in mails if "did not go through" in m["subject"]]
+        found = [m for m in mails if "n'a pas abouti" in m["subject"]]
         return found or None
 
     dunning = await _until(dunning_mails)
-    assert "19.00 EUR" in dunning[0]["text"]
+    assert "19,00\xa0€" in dunning[0]["text"]  # French: the platform's default language
     await asyncio.sleep(1.5)  # repeats of the failure event (and their tasks) are done by now
     assert len(await dunning_mails()) == 1
 
@@ -45,6 +45,11 @@ async def test_renewal_reminders_go_once_per_period(shop, make_client, login):
     assert await do_send_reminders(now) == 1
     assert await do_send_reminders(now) == 0  # the hourly job runs again: nothing new
     assert await do_send_reminders(now + timedelta(days=5, hours=13)) == 1  # the 1-day one
-    mails = [m for m in await wait_mails("remind@example.com", 3) if "renews in" in m["subject"]]
-    assert sorted(m["subject"] for m in mails) == ["VIP renews in 1 day", "VIP renews in 7 days"]
+    mails = [
+        m for m in await wait_mails("remind@example.com", 3) if "se renouvelle" in m["subject"]
+    ]
+    assert sorted(m["subject"] for m in mails) == [
+        "VIP se renouvelle dans 1 jour",
+        "VIP se renouvelle dans 7 jours",
+    ]
     assert await MailNotice.count().where(MailNotice.user == me["id"]) >= 2

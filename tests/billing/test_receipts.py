@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from pypdf import PdfReader
 
 from db.billing.tables import Invoice, Purchase
+from server.i18n import format_date
 from tests.billing.test_lifecycle import _state
 from tests.billing.test_purchase_flow import _buy, _purchase_of, _until, shop  # noqa: F401
 from tests.billing.test_refunds import _bought, _owner
@@ -35,19 +37,19 @@ async def test_the_buyer_downloads_a_pdf_receipt_and_nobody_else_can(
     text = pdf_text(res.content)
     for expected in (
         "WEOKTO",
-        "Receipt",
+        "Reçu",  # in the buyer's language: the platform's French by default
         invoice["receipt_number"],
         "pdf@example.com",
         "VIP (Monthly)",
-        "19.00 EUR",
+        "19,00",
         invoice["stripe_invoice_id"],
-        f"{invoice['paid_at'][:10]}",
+        format_date(datetime.fromisoformat(invoice["paid_at"]), "long", "fr"),
     ):
         assert expected in text, (expected, text)
-    assert "Refunded" not in text
+    assert "Remboursé" not in text
     assert invoice["receipt_number"] in pdf_text((await buyer.get(url)).content)  # stable
     mail = await read_mail("pdf@example.com")
-    while not mail["subject"].startswith("Receipt"):
+    while not mail["subject"].startswith("Reçu"):
         mail = await read_mail("pdf@example.com")
     assert url in mail["text"] and url in mail["html"] and invoice["receipt_number"] in mail["text"]
 
@@ -90,7 +92,7 @@ async def test_unpaid_invoices_have_no_receipt_and_refunds_show_on_it(
     await Invoice.update({Invoice.amount_refunded_cents: 500}).where(Invoice.id == paid["id"])
     res = await buyer.get(f"/api/purchases/{purchase['id']}/invoices/{paid['id']}/receipt.pdf")
     text = pdf_text(res.content)
-    assert "Refunded" in text and "5.00 EUR" in text and "19.00 EUR" in text
+    assert "Remboursé" in text and "5,00" in text and "19,00" in text
 
 
 async def _one_time_button(owner, shop):
@@ -141,11 +143,11 @@ async def test_one_time_purchase_gets_invoice_receipt_and_refund(
     assert (invoice["status"], invoice["amount_paid_cents"]) == ("paid", 14900)
     assert invoice["stripe_payment_intent_id"] and invoice["paid_at"]
     mail = await read_mail("lifetime@example.com")
-    while not mail["subject"].startswith("Receipt"):
+    while not mail["subject"].startswith("Reçu"):
         mail = await read_mail("lifetime@example.com")
-    assert "149.00 EUR" in mail["subject"] and "VIP" in mail["subject"]
+    assert "149,00\xa0€" in mail["subject"] and "VIP" in mail["subject"]
     url = f"/api/purchases/{purchase['id']}/invoices/{invoice['id']}/receipt.pdf"
-    assert "149.00 EUR" in pdf_text((await buyer.get(url)).content)
+    assert "149,00" in pdf_text((await buyer.get(url)).content)
     access = (await buyer.get(f"/api/products/{lifetime['plan']['product_id']}/access")).json()
     assert (access["has_access"], access["status"], access["until"]) == (True, "ACTIVE", None)
     assert await _state(me["id"], shop["guild"]["id"]) == ("ACTIVE", True)

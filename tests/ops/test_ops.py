@@ -68,7 +68,7 @@ async def test_dev_mail_routes_list_caught_mail(client, read_mail, celery_worker
     await client.post("/api/auth/magic-link/send", json={"email": "dev@example.com"})
     await read_mail("dev@example.com")
     listing = (await client.get("/dev/mail.json")).json()
-    assert listing[0]["to"] == ["dev@example.com"] and "sign-in code" in listing[0]["subject"]
+    assert listing[0]["to"] == ["dev@example.com"] and "code de connexion" in listing[0]["subject"]
     assert {"to", "subject", "text", "time"} <= set(listing[0])
     page = await client.get("/dev/mail")
     assert page.status_code == 200 and "dev@example.com" in page.text

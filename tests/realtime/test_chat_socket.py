@@ -168,9 +168,14 @@ async def test_refusals_come_back_as_error_acks(live_server, read_mail, room):
     base = live_server.weokto_url
     outsider = await connect(base, await sign_in(base, "out@example.com", read_mail))
     ack = await outsider.call("join_channel", {"channel_id": channel["id"]}, timeout=10)
+    # A socket's messages are in the user's saved language, else the platform's (French).
     assert ack == {
         "ok": False,
-        "error": {"code": "not_member", "message": "Join this guild first", "details": None},
+        "error": {
+            "code": "not_member",
+            "message": "Rejoignez d'abord cette guilde",
+            "details": None,
+        },
     }
     cookie, _ = await _member(base, "in@example.com", read_mail, guild["id"])
     member = await connect(base, cookie)

@@ -131,6 +131,23 @@ def queue(
     )
 
 
+class Outgoing(msgspec.Struct, frozen=True):
+    """An event to send, as a domain's notify_* builds it; the action queues it (queue_all)."""
+
+    room: str
+    event: str
+    payload: msgspec.Struct
+    skip_sid: str | None = None
+    coalesce: str | None = None
+    rank: int = 0
+
+
+def queue_all(items: list[Outgoing]) -> None:
+    """Queue built events, in order, for after the current unit of work commits."""
+    for item in items:
+        queue(item.room, item.event, item.payload, item.skip_sid, item.coalesce, item.rank)
+
+
 async def publish_ephemeral(
     room: str, event: str, payload: msgspec.Struct, skip_sid: str | None = None
 ) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import msgspec
 
 from db.auth.tables import LoginToken, Session, User
 from db.uow import atomic
+from realtime import emitter
 from server.domains.auth import events
+from server.domains.auth.queries import UserRow, get_user, user_by_email
 from server.domains.auth.schemas import CurrentUser, Role
 from server.domains.auth.security import (
     LOGIN_TTL_S,
@@ -136,7 +139,7 @@ async def check_verify_otp(
     await _count_wrong_code(token_id)
 
 
-async def _count_wrong_code(token_id: int) -> None:
+async def _count_wrong_code(token_id: int) -> NoReturn:
     rows = await LoginToken.raw(
         "UPDATE login_tokens SET attempts = attempts + 1, dead = (attempts + 1 >= {}) "
         "WHERE id = {} AND used_at IS NULL AND NOT dead RETURNING attempts",
@@ -160,19 +163,16 @@ async def do_login(platform: Platform, email: str, ip: str, ua: str) -> LoginOut
             email,
             email.split("@", 1)[0][:80],
         )
-        user = (
-            await User.select()
-            .where((User.platform == platform.value) & (User.email == email))
-            .first()
-        )
-        if user["status"] != "active":
+        user = await user_by_email(platform, email)
+        assert user is not None  # inserted just above, or already there
+        if user.status != "active":
             raise Forbidden("This account is suspended", code="account_suspended")
-        await User.update({User.last_login_at: now}).where(User.id == user["id"])
+        await User.update({User.last_login_at: now}).where(User.id == user.id)
         session_id = uuid.uuid4()
         await Session.insert(
             Session(
                 id=session_id,
-                user=user["id"],
+                user=user.id,
                 platform=platform.value,
                 expires_at=now + timedelta(seconds=SESSION_TTL_S),
                 ip=ip[:64],
@@ -187,17 +187,18 @@ async def do_login(platform: Platform, email: str, ip: str, ua: str) -> LoginOut
     )
 
 
-def _current(user: dict, session_id: str) -> CurrentUser:
+def _current(user: UserRow, session_id: str) -> CurrentUser:
     return CurrentUser(
-        id=user["id"],
-        platform=user["platform"],
-        email=user["email"],
-        display_name=user["display_name"],
-        role=Role(user["role"]),
-        status=user["status"],
-        primary_guild_id=user["primary_guild_id"],
-        created_at=user["created_at"],
+        id=user.id,
+        platform=user.platform,
+        email=user.email,
+        display_name=user.display_name,
+        role=user.role,
+        status=user.status,
+        primary_guild_id=user.primary_guild_id,
+        created_at=user.created_at,
         session_id=session_id,
+        locale=user.locale,
     )
 
 
@@ -212,21 +213,21 @@ async def do_logout(user: CurrentUser) -> None:
         await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
             (Session.id == uuid.UUID(user.session_id)) & Session.revoked_at.is_null()
         )
-        events.notify_revoked(user.id, "logout", user.session_id)
+        emitter.queue_all(events.notify_revoked(user.id, "logout", user.session_id))
 
 
-async def _same_platform_user(actor: CurrentUser, user_id: int) -> dict:
-    target = await User.select(User.id, User.platform, User.role).where(User.id == user_id).first()
-    if target is None or target["platform"] != actor.platform:
+async def _same_platform_user(actor: CurrentUser, user_id: int) -> UserRow:
+    target = await get_user(user_id)
+    if target is None or target.platform != actor.platform:
         raise NotFound("No such user", code="user_not_found")
     return target
 
 
 async def check_suspend_user(actor: CurrentUser, user_id: int) -> None:
     target = await _same_platform_user(actor, user_id)
-    if target["id"] == actor.id:
+    if target.id == actor.id:
         raise ClientError("You cannot suspend yourself", code="cannot_suspend_self")
-    if target["role"] == Role.OWNER.value and actor.role != Role.OWNER:
+    if target.role == Role.OWNER and actor.role != Role.OWNER:
         raise Forbidden("Only an owner can suspend an owner")
     await do_suspend_user(user_id)
 
@@ -238,7 +239,7 @@ async def do_suspend_user(user_id: int) -> None:
         await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
             (Session.user == user_id) & Session.revoked_at.is_null()
         )
-        events.notify_revoked(user_id, "suspended")
+        emitter.queue_all(events.notify_revoked(user_id, "suspended"))
 
 
 async def check_reinstate_user(actor: CurrentUser, user_id: int) -> None:
@@ -252,20 +253,14 @@ async def do_reinstate_user(user_id: int) -> None:
 
 
 async def do_welcome(user_id: int, worker: str) -> bool:
-    user = await User.select().where(User.id == user_id).first()
-    if user is None or user["status"] != "active":
+    user = await get_user(user_id)
+    if user is None or user.status != "active":
         return False
+    welcome = events.WelcomeUser(
+        id=user.id, display_name=user.display_name, email=user.email, role=user.role.value
+    )
     async with atomic():
-        events.notify_welcome(
-            events.WelcomeUser(
-                id=user["id"],
-                display_name=user["display_name"],
-                email=user["email"],
-                role=user["role"],
-            ),
-            user["platform"],
-            worker,
-        )
+        emitter.queue_all(events.notify_welcome(welcome, user.platform, worker))
     return True
 
 

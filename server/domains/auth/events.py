@@ -1,4 +1,4 @@
-"""Auth realtime events and their builders."""
+"""Auth realtime events and their notify_* builders (actions queue what they return)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from realtime import emitter
+from realtime.emitter import Outgoing
 from realtime.rooms import user_room
 
 
@@ -32,16 +32,15 @@ class SessionRevoked(msgspec.Struct, tag_field="type", tag="session.revoked"):
     session_id: str | None = None
 
 
-def notify_welcome(user: WelcomeUser, platform: str, worker: str) -> None:
+def notify_welcome(user: WelcomeUser, platform: str, worker: str) -> list[Outgoing]:
     event = SessionWelcome(
         user=user, platform=platform, worker=worker, server_time=datetime.now(UTC)
     )
-    emitter.queue(user_room(user.id), "session.welcome", event)
+    return [Outgoing(user_room(user.id), "session.welcome", event)]
 
 
 def notify_revoked(
     user_id: int, reason: Literal["logout", "suspended"], session_id: str | None = None
-) -> None:
-    emitter.queue(
-        user_room(user_id), "session.revoked", SessionRevoked(reason=reason, session_id=session_id)
-    )
+) -> list[Outgoing]:
+    event = SessionRevoked(reason=reason, session_id=session_id)
+    return [Outgoing(user_room(user_id), "session.revoked", event)]

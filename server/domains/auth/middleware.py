@@ -28,11 +28,11 @@ _ANONYMOUS_PREFIXES = (
 def auth_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            scope["user"] = None  # type: ignore[typeddict-unknown-key]
+            scope["user"] = None
             if not scope["path"].startswith(_ANONYMOUS_PREFIXES):
                 headers = Headers.from_scope(scope)
                 platform = platform_for_host(headers.get("host", ""))
-                scope["user"] = await user_for_cookie_header(headers.get("cookie", ""), platform)  # type: ignore[typeddict-unknown-key]
+                scope["user"] = await user_for_cookie_header(headers.get("cookie", ""), platform)
         await app(scope, receive, send)
 
     return middleware

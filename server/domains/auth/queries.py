@@ -1,9 +1,12 @@
-"""Auth reads: resolve a session cookie to the current user."""
+"""Auth reads: resolve a session cookie to the current user; user rows by id or email."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from http.cookies import SimpleCookie
+
+import msgspec
 
 from db.auth.tables import Session, User
 from server.domains.auth.schemas import CurrentUser, Role
@@ -69,5 +72,32 @@ async def user_for_cookie_header(cookie_header: str, platform: Platform) -> Curr
     return await user_for_token(token, platform)
 
 
-async def get_user(user_id: int) -> dict | None:
-    return await User.select().where(User.id == user_id).first()
+class UserRow(msgspec.Struct, frozen=True):
+    """A user row (no secrets in it: users hold none)."""
+
+    id: int
+    platform: str
+    email: str
+    display_name: str
+    role: Role
+    status: str
+    primary_guild_id: int | None
+    primary_guild_changed_at: datetime | None
+    created_at: datetime
+    locale: str | None
+
+
+_USER = (
+    "SELECT id, platform, email, display_name, role, status, primary_guild_id, "
+    "primary_guild_changed_at, created_at, locale FROM users WHERE "
+)
+
+
+async def get_user(user_id: int) -> UserRow | None:
+    rows = await User.raw(_USER + "id = {}", user_id)
+    return msgspec.convert(rows[0], UserRow) if rows else None
+
+
+async def user_by_email(platform: Platform, email: str) -> UserRow | None:
+    rows = await User.raw(_USER + "platform = {} AND email = {}", platform.value, email)
+    return msgspec.convert(rows[0], UserRow) if rows else None

@@ -253,3 +253,36 @@ async def test_channels_of_the_other_platform_do_not_exist_for_you():
     with pytest.raises(AppError) as err:
         await actions.check_send_message(intruder, room["channel"]["id"], "hi", "p1")
     assert err.value.status_code == 404
+
+
+def test_notify_new_builds_the_events_without_queueing_them():
+    from datetime import UTC, datetime
+
+    from server.domains.chat import events
+    from server.domains.chat.schemas import Author, MessageRead
+
+    message = MessageRead(
+        id=1,
+        channel_id=3,
+        conversation_id=None,
+        seq=4,
+        author=Author(id=5, display_name="a"),
+        content="hi @b",
+        html="<p>hi @b</p>",
+        client_msg_id="c",
+        mentions=[6],
+        reactions=[],
+        created_at=datetime.now(UTC),
+        edited_at=None,
+        deleted=False,
+    )
+    # Outside a unit of work: queueing would raise, building does not.
+    built = events.notify_new(events.Stream(channel_id=3, guild_id=2), message, [6])
+    assert [(o.room, o.event) for o in built] == [
+        ("channel:3", "new_message"),
+        ("guild:2", "channel_activity"),
+        ("user:6", "mention"),
+    ]
+    assert built[1].coalesce == "activity:3" and built[1].rank == 4
+    activity = msgspec.convert(msgspec.to_builtins(built[1].payload), ChannelActivity)
+    assert (activity.last_seq, activity.author_id) == (4, 5)

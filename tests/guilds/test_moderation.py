@@ -212,3 +212,47 @@ async def test_leave_and_ban_push_member_removed(captured_events):
     with pytest.raises(AppError) as err:
         await actions.check_leave(as_user(room["owner"]), slug)
     assert err.value.code == "owner_cannot_leave"
+
+
+async def test_removals_take_the_member_out_of_the_guild_rooms_after_commit(monkeypatch):
+    from tests.factories import make_channel
+
+    left: list[tuple[int, list[str]]] = []
+
+    async def leave_rooms(user_id: int, rooms: list[str]) -> None:
+        left.append((user_id, rooms))
+
+    monkeypatch.setattr(actions, "leave_rooms", leave_rooms)
+    room = await make_room(n_members=3)
+    slug, gid, cid = room["guild"]["slug"], room["guild"]["id"], room["channel"]["id"]
+    other = (await make_channel(gid, name="second"))["id"]
+    mod = as_user(room["mod"])
+    kicked, banned, leaver = (as_user(u) for u in room["members"])
+    with pytest.raises(Forbidden):  # refused: nothing committed, nobody evicted
+        await actions.check_kick(mod, slug, room["owner"]["id"], "")
+    assert left == []
+    assert (await actions.check_kick(mod, slug, kicked.id, "")).action == "kick"
+    assert (await actions.check_ban(mod, slug, banned.id, "")).action == "ban"
+    assert (await actions.check_leave(leaver, slug)).action == "leave"
+    rooms = {f"guild:{gid}", f"channel:{cid}", f"channel:{other}"}
+    assert [(u, set(r)) for u, r in left] == [
+        (kicked.id, rooms),
+        (banned.id, rooms),
+        (leaver.id, rooms),
+    ]
+
+
+def test_notify_builders_only_build():
+    from realtime.emitter import Outgoing
+    from server.domains.guilds import events
+
+    # Outside a unit of work queueing would raise: building must not queue anything.
+    built = events.notify_removed(7, 9, "kick", "spam")
+    assert [(o.room, o.event) for o in built] == [
+        ("guild:7", "member_removed"),
+        ("user:9", "member_removed"),
+    ]
+    assert all(isinstance(o, Outgoing) for o in built)
+    assert msgspec.convert(msgspec.to_builtins(built[0].payload), MemberRemoved) == MemberRemoved(
+        guild_id=7, user_id=9, action="kick", reason="spam"
+    )

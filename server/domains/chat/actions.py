@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import msgspec
@@ -18,6 +17,7 @@ from core.redis import get_redis
 from db.chat.tables import DmConversation, Message, Reaction, UserBlock
 from db.guilds.tables import AuditLog, GuildMember
 from db.uow import after_write, atomic
+from realtime import emitter
 from realtime.rooms import channel_room, guild_room
 from server.domains.auth.schemas import CurrentUser
 from server.domains.chat import events, queries
@@ -29,6 +29,8 @@ from server.domains.chat.schemas import (
     MAX_REACTIONS,
     Author,
     BlockResult,
+    JoinedChannel,
+    JoinedDm,
     MessageRead,
     ReactResult,
     ReadResult,
@@ -74,7 +76,7 @@ def check_can_send(ch: ChannelAccess) -> None:
             code="timed_out",
             details={"until": until.isoformat() if until else None},
         )
-    if ch.channel["kind"] == "announcement" and not ch.access.is_moderator:
+    if ch.channel.kind == "announcement" and not ch.access.is_moderator:
         raise Forbidden("Only moderators post in announcement channels", code="announcement_only")
 
 
@@ -91,10 +93,10 @@ async def _existing(user: CurrentUser, client_msg_id: str, stream: Stream) -> Se
 
 
 async def _slow_mode(ch: ChannelAccess, user_id: int) -> None:
-    seconds = ch.channel["slow_mode_s"]
+    seconds = ch.channel.slow_mode_s
     if seconds <= 0 or ch.access.is_moderator:
         return
-    key = f"slow:{ch.channel['id']}:{user_id}"
+    key = f"slow:{ch.channel.id}:{user_id}"
     if not await get_redis().set(key, "1", nx=True, ex=seconds):
         ttl = await get_redis().ttl(key)
         raise ClientError(
@@ -207,7 +209,7 @@ async def do_send(
                 edited_at=None,
                 deleted=False,
             )
-            events.notify_new(stream, message, mentioned)
+            emitter.queue_all(events.notify_new(stream, message, mentioned))
     except asyncpg.UniqueViolationError:
         # A concurrent resend won the race: answer with its message (nothing was numbered).
         dup = await _existing(user, client_msg_id, stream)
@@ -235,7 +237,7 @@ async def _dm_stream(user: CurrentUser, other_id: int, create: bool) -> Stream:
     conv = await queries.find_conversation(user.id, other_id)
     if conv is None:
         raise NotFound("No conversation with this user yet", code="conversation_not_found")
-    return Stream(conversation_id=conv["id"], pair=(low, high))
+    return Stream(conversation_id=conv.id, pair=(low, high))
 
 
 async def check_send_dm(
@@ -261,10 +263,11 @@ async def access_message(
     if msg.channel_id is not None:
         ch = await access_channel(user, msg.channel_id)
         return msg, Stream(channel_id=msg.channel_id, guild_id=ch.access.guild_id), ch
-    conv = await DmConversation.select().where(DmConversation.id == msg.conversation_id).first()
-    if user.id not in (conv["user_low"], conv["user_high"]):
+    assert msg.conversation_id is not None  # a message is in a channel or a conversation
+    conv = await queries.get_conversation(msg.conversation_id)
+    if conv is None or user.id not in (conv.user_low, conv.user_high):
         raise NotFound("No such message", code="message_not_found")
-    return msg, Stream(conversation_id=conv["id"], pair=(conv["user_low"], conv["user_high"])), None
+    return msg, Stream(conversation_id=conv.id, pair=(conv.user_low, conv.user_high)), None
 
 
 async def check_edit_message(user: CurrentUser, message_id: int, content: str) -> MessageRead:
@@ -290,7 +293,7 @@ async def check_edit_message(user: CurrentUser, message_id: int, content: str) -
         ).where(Message.id == message_id)
         edited = await queries.get_message(message_id)
         assert edited is not None
-        events.notify_edited(stream, edited)
+        emitter.queue_all(events.notify_edited(stream, edited))
     return edited
 
 
@@ -329,7 +332,7 @@ async def check_delete_message(user: CurrentUser, message_id: int) -> MessageRea
             )
         tombstone = await queries.get_message(message_id)
         assert tombstone is not None
-        events.notify_deleted(stream, tombstone)
+        emitter.queue_all(events.notify_deleted(stream, tombstone))
     return tombstone
 
 
@@ -346,7 +349,7 @@ async def check_react(user: CurrentUser, message_id: int, emoji: str) -> ReactRe
         added = await _toggle_reaction(user.id, message_id, emoji, msg)
         fresh = await queries.get_message(message_id)
         assert fresh is not None
-        events.notify_reactions(stream, message_id, fresh.reactions)
+        emitter.queue_all(events.notify_reactions(stream, message_id, fresh.reactions))
     return ReactResult(message_id=message_id, reactions=fresh.reactions, added=added)
 
 
@@ -395,7 +398,7 @@ async def check_mark_read(
         )
         last_read = rows[0]["last_read_seq"]
         unread = max(0, last_seq - last_read)
-        events.notify_unread(user.id, stream, last_read, unread)
+        emitter.queue_all(events.notify_unread(user.id, stream, last_read, unread))
     return ReadResult(last_read_seq=last_read, unread=unread)
 
 
@@ -406,15 +409,10 @@ async def _stream_for(
         raise ClientError("Give channel_id or user_id", code="validation_error")
     if channel_id is not None:
         ch = await access_channel(user, channel_id)
-        return Stream(channel_id=channel_id, guild_id=ch.access.guild_id), ch.channel["last_seq"]
+        return Stream(channel_id=channel_id, guild_id=ch.access.guild_id), ch.channel.last_seq
     assert other_id is not None
     stream = await dm_stream(user, other_id, create=False)
-    conv = (
-        await DmConversation.select(DmConversation.last_seq)
-        .where(DmConversation.id == stream.conversation_id)
-        .first()
-    )
-    return stream, conv["last_seq"]
+    return stream, await stream_last_seq(stream)
 
 
 async def check_typing(
@@ -459,7 +457,7 @@ async def check_join_channel(
     channel_id: int,
     since_seq: int | None,
     enter: Callable[[list[str]], Awaitable[None]],
-) -> dict[str, Any]:
+) -> JoinedChannel:
     """Authorize, let the socket enter the rooms, then read the catch-up.
 
     The rooms are entered before the catch-up is read: a message committed in between is
@@ -470,16 +468,16 @@ async def check_join_channel(
     last_seq = await stream_last_seq(Stream(channel_id=channel_id, guild_id=ch.access.guild_id))
     caught = await queries.catch_up("channel", channel_id, last_seq, since_seq, HISTORY_DEFAULT)
     last_read = await queries.read_marker(user.id, "channel", channel_id)
-    channel = channel_read({**ch.channel, "last_seq": last_seq}, ch.access, last_read)
-    return {
-        "channel": channel,
-        "messages": caught.messages,
-        "resync": caught.resync,
-        "last_seq": last_seq,
-    }
+    fresh = msgspec.structs.replace(ch.channel, last_seq=last_seq)
+    return JoinedChannel(
+        channel=channel_read(fresh, ch.access, last_read),
+        messages=caught.messages,
+        resync=caught.resync,
+        last_seq=last_seq,
+    )
 
 
-async def check_join_dm(user: CurrentUser, other_id: int, since_seq: int | None) -> dict[str, Any]:
+async def check_join_dm(user: CurrentUser, other_id: int, since_seq: int | None) -> JoinedDm:
     """The conversation with another user (made on first join) and what the caller missed."""
     other = await queries.access_dm_partner(user, other_id)
     stream = await _dm_stream(user, other_id, create=True)
@@ -489,9 +487,9 @@ async def check_join_dm(user: CurrentUser, other_id: int, since_seq: int | None)
         "conversation", stream.conversation_id, last_seq, since_seq, HISTORY_DEFAULT
     )
     conversation = await queries.conversation_read(user, other, stream.conversation_id, last_seq)
-    return {
-        "conversation": conversation,
-        "messages": caught.messages,
-        "resync": caught.resync,
-        "last_seq": last_seq,
-    }
+    return JoinedDm(
+        conversation=conversation,
+        messages=caught.messages,
+        resync=caught.resync,
+        last_seq=last_seq,
+    )

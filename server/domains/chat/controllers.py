@@ -35,7 +35,7 @@ class ChannelMessagesController(Controller):
         """A page of history ascending by seq (at most 100), for cursor pagination."""
         ch = await access_channel(request.user, channel_id)
         return await queries.history(
-            "channel", channel_id, ch.channel["last_seq"], before_seq, after_seq, limit
+            "channel", channel_id, ch.channel.last_seq, before_seq, after_seq, limit
         )
 
 

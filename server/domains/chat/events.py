@@ -1,10 +1,11 @@
-"""Chat realtime events and the rooms they go to."""
+"""Chat realtime events, the rooms they go to, and their notify_* builders (actions queue them)."""
 
 from __future__ import annotations
 
 import msgspec
 
 from realtime import emitter
+from realtime.emitter import Outgoing
 from realtime.rooms import channel_room, guild_room, user_room
 from server.domains.chat.schemas import Author, MessageRead, ReactionRead
 
@@ -75,66 +76,61 @@ class Mention(msgspec.Struct, tag_field="type", tag="mention"):
     message: MessageRead
 
 
-def notify_new(stream: Stream, message: MessageRead, mentioned: list[int]) -> None:
+def notify_new(stream: Stream, message: MessageRead, mentioned: list[int]) -> list[Outgoing]:
     if stream.channel_id is not None and stream.guild_id is not None:
-        emitter.queue(channel_room(stream.channel_id), "new_message", NewMessage(message=message))
-        emitter.queue(
-            guild_room(stream.guild_id),
-            "channel_activity",
-            ChannelActivity(
-                guild_id=stream.guild_id,
-                channel_id=stream.channel_id,
-                last_seq=message.seq,
-                author_id=message.author.id,
-            ),
-            coalesce=f"activity:{stream.channel_id}",
-            rank=message.seq,
+        activity = ChannelActivity(
+            guild_id=stream.guild_id,
+            channel_id=stream.channel_id,
+            last_seq=message.seq,
+            author_id=message.author.id,
         )
-        for user_id in mentioned:
-            emitter.queue(
-                user_room(user_id),
-                "mention",
-                Mention(guild_id=stream.guild_id, channel_id=stream.channel_id, message=message),
-            )
-        return
+        mention = Mention(guild_id=stream.guild_id, channel_id=stream.channel_id, message=message)
+        return [
+            Outgoing(channel_room(stream.channel_id), "new_message", NewMessage(message=message)),
+            Outgoing(
+                guild_room(stream.guild_id),
+                "channel_activity",
+                activity,
+                coalesce=f"activity:{stream.channel_id}",
+                rank=message.seq,
+            ),
+            *(Outgoing(user_room(user_id), "mention", mention) for user_id in mentioned),
+        ]
     assert stream.conversation_id is not None
     event = NewDm(conversation_id=stream.conversation_id, message=message)
-    for room in stream.rooms():
-        emitter.queue(room, "new_dm", event)
+    return [Outgoing(room, "new_dm", event) for room in stream.rooms()]
 
 
-def notify_edited(stream: Stream, message: MessageRead) -> None:
-    for room in stream.rooms():
-        emitter.queue(room, "message_edited", MessageEdited(message=message))
+def notify_edited(stream: Stream, message: MessageRead) -> list[Outgoing]:
+    event = MessageEdited(message=message)
+    return [Outgoing(room, "message_edited", event) for room in stream.rooms()]
 
 
-def notify_deleted(stream: Stream, message: MessageRead) -> None:
-    for room in stream.rooms():
-        emitter.queue(room, "message_deleted", MessageDeleted(message=message))
+def notify_deleted(stream: Stream, message: MessageRead) -> list[Outgoing]:
+    event = MessageDeleted(message=message)
+    return [Outgoing(room, "message_deleted", event) for room in stream.rooms()]
 
 
-def notify_reactions(stream: Stream, message_id: int, reactions: list[ReactionRead]) -> None:
+def notify_reactions(
+    stream: Stream, message_id: int, reactions: list[ReactionRead]
+) -> list[Outgoing]:
     event = ReactionUpdated(
         message_id=message_id,
         channel_id=stream.channel_id,
         conversation_id=stream.conversation_id,
         reactions=reactions,
     )
-    for room in stream.rooms():
-        emitter.queue(room, "reaction_updated", event)
+    return [Outgoing(room, "reaction_updated", event) for room in stream.rooms()]
 
 
-def notify_unread(user_id: int, stream: Stream, last_read_seq: int, unread: int) -> None:
-    emitter.queue(
-        user_room(user_id),
-        "unread_updated",
-        UnreadUpdated(
-            channel_id=stream.channel_id,
-            conversation_id=stream.conversation_id,
-            last_read_seq=last_read_seq,
-            unread=unread,
-        ),
+def notify_unread(user_id: int, stream: Stream, last_read_seq: int, unread: int) -> list[Outgoing]:
+    event = UnreadUpdated(
+        channel_id=stream.channel_id,
+        conversation_id=stream.conversation_id,
+        last_read_seq=last_read_seq,
+        unread=unread,
     )
+    return [Outgoing(user_room(user_id), "unread_updated", event)]
 
 
 async def publish_typing(stream: Stream, user: Author, skip_sid: str | None) -> None:

@@ -33,7 +33,16 @@ _SELECT = (
 _REACTIONS = msgspec.json.Decoder(list[ReactionRead])
 
 
-def message_read(row: dict[str, Any]) -> MessageRead:
+class Conversation(msgspec.Struct, frozen=True):
+    """A DM conversation row: the pair (lower user id first) and its last seq."""
+
+    id: int
+    user_low: int
+    user_high: int
+    last_seq: int
+
+
+def _message_read(row: dict[str, Any]) -> MessageRead:
     deleted = row["deleted_at"] is not None
     reactions = row.get("reactions") or "[]"
     return MessageRead(
@@ -71,7 +80,7 @@ async def messages_where(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     rows = await Message.raw(sql, *args)
-    return [message_read(r) for r in rows]
+    return [_message_read(r) for r in rows]
 
 
 async def get_message(message_id: int) -> MessageRead | None:
@@ -116,26 +125,32 @@ async def catch_up(
     return CatchUp(messages=rows, resync=False, last_seq=last_seq)
 
 
-async def access_dm_partner(user: CurrentUser, other_id: int) -> dict[str, Any]:
+async def access_dm_partner(user: CurrentUser, other_id: int) -> Author:
+    """Another user of the caller's platform, who can be messaged (or raise)."""
     if other_id == user.id:
         raise ClientError("You cannot message yourself", code="cannot_dm_self")
-    other = (
-        await User.select(User.id, User.display_name, User.platform, User.status)
-        .where(User.id == other_id)
-        .first()
+    rows = await User.raw(
+        "SELECT id, display_name FROM users WHERE id = {} AND platform = {}",
+        other_id,
+        user.platform,
     )
-    if other is None or other["platform"] != user.platform:
+    if not rows:
         raise NotFound("No such user", code="user_not_found")
-    return other
+    return msgspec.convert(rows[0], Author)
 
 
-async def find_conversation(user_id: int, other_id: int) -> dict[str, Any] | None:
+_CONVERSATION = "SELECT id, user_low, user_high, last_seq FROM dm_conversations WHERE "
+
+
+async def find_conversation(user_id: int, other_id: int) -> Conversation | None:
     low, high = sorted((user_id, other_id))
-    return (
-        await DmConversation.select()
-        .where((DmConversation.user_low == low) & (DmConversation.user_high == high))
-        .first()
-    )
+    rows = await DmConversation.raw(_CONVERSATION + "user_low = {} AND user_high = {}", low, high)
+    return msgspec.convert(rows[0], Conversation) if rows else None
+
+
+async def get_conversation(conversation_id: int) -> Conversation | None:
+    rows = await DmConversation.raw(_CONVERSATION + "id = {}", conversation_id)
+    return msgspec.convert(rows[0], Conversation) if rows else None
 
 
 async def is_blocked_between(a: int, b: int) -> bool:
@@ -181,14 +196,14 @@ async def read_marker(user_id: int, column: str, stream_id: int) -> int:
 
 
 async def conversation_read(
-    user: CurrentUser, other: dict[str, Any], conversation_id: int, last_seq: int
+    user: CurrentUser, other: Author, conversation_id: int, last_seq: int
 ) -> ConversationRead:
     last_read = await read_marker(user.id, "conversation", conversation_id)
     return ConversationRead(
         id=conversation_id,
-        other=Author(id=other["id"], display_name=other["display_name"]),
+        other=other,
         last_seq=last_seq,
         last_read_seq=last_read,
         unread=max(0, last_seq - last_read),
-        blocked=await is_blocked_between(user.id, other["id"]),
+        blocked=await is_blocked_between(user.id, other.id),
     )

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import msgspec
 
+from server.domains.guilds.schemas import ChannelRead
+
 MAX_CONTENT = 4000
 MAX_REACTIONS = 20
 HISTORY_DEFAULT = 50
@@ -141,3 +143,21 @@ class ConversationRead(msgspec.Struct):
 class BlockResult(msgspec.Struct):
     user_id: int
     blocked: bool
+
+
+class JoinedChannel(msgspec.Struct):
+    """Ack of join_channel: the channel with my read marker, and what I missed."""
+
+    channel: ChannelRead
+    messages: list[MessageRead]
+    resync: bool
+    last_seq: int
+
+
+class JoinedDm(msgspec.Struct):
+    """Ack of join_dm: the conversation (made on first join), and what I missed."""
+
+    conversation: ConversationRead
+    messages: list[MessageRead]
+    resync: bool
+    last_seq: int

@@ -7,17 +7,27 @@ from typing import Any
 
 import msgspec
 
+from db import uow
 from db.auth.tables import User
 from db.guilds.tables import AuditLog, Channel, GuildBan, GuildMember
 from db.uow import atomic
+from realtime import emitter
+from realtime.rooms import channel_room, guild_room
+from realtime.sio import leave_rooms
+from server.domains.auth.queries import get_user
 from server.domains.auth.schemas import CurrentUser
 from server.domains.guilds import events
 from server.domains.guilds.queries import (
     Access,
+    ChannelRow,
+    GuildRow,
+    MemberRow,
+    access_channel,
     access_guild,
     access_member,
     access_moderator,
     channel_read,
+    guild_channel_ids,
     membership,
 )
 from server.domains.guilds.schemas import (
@@ -31,11 +41,15 @@ from server.errors import ClientError, Conflict, Forbidden, NotFound
 PRIMARY_LOCK = timedelta(days=30)
 
 
-class Eviction(msgspec.Struct, frozen=True):
-    """Who must lose their sockets' guild rooms once a removal has committed."""
+def _evict_after_commit(guild_id: int, user_id: int) -> None:
+    """Once the removal has committed, take the user's sockets (on any process) out of the
+    guild's rooms, so nothing of the guild reaches them any more."""
 
-    guild_id: int
-    user_id: int
+    async def evict() -> None:
+        channels = await guild_channel_ids(guild_id)
+        await leave_rooms(user_id, [guild_room(guild_id), *(channel_room(c) for c in channels)])
+
+    uow.on_commit(f"evict:{user_id}:{guild_id}", evict)
 
 
 def _now() -> datetime:
@@ -60,10 +74,10 @@ def _audit(
     )
 
 
-async def check_join(user: CurrentUser, slug: str) -> dict[str, Any]:
+async def check_join(user: CurrentUser, slug: str) -> GuildRow:
     guild = await access_guild(user, slug)
     banned = await GuildBan.exists().where(
-        (GuildBan.guild == guild["id"]) & (GuildBan.user == user.id)
+        (GuildBan.guild == guild.id) & (GuildBan.user == user.id)
     )
     if banned:
         raise Forbidden("You are banned from this guild", code="banned")
@@ -71,51 +85,46 @@ async def check_join(user: CurrentUser, slug: str) -> dict[str, Any]:
         await GuildMember.raw(
             'INSERT INTO guild_members (guild, "user", role, joined_at, paid_access) '
             "VALUES ({}, {}, 'member', now(), false) ON CONFLICT (guild, \"user\") DO NOTHING",
-            guild["id"],
+            guild.id,
             user.id,
         )
-    await do_free_guild_attribution(user.id, guild["id"])  # joined through a referral
+    await do_free_guild_attribution(user.id, guild.id)  # joined through a referral
     return guild
 
 
-async def check_leave(user: CurrentUser, slug: str) -> Eviction:
+async def check_leave(user: CurrentUser, slug: str) -> ModerationResult:
     guild = await access_guild(user, slug)
     access = await access_member(user, guild)
     if access.role == "owner":
         raise ClientError("An owner cannot leave their guild", code="owner_cannot_leave")
     async with atomic():
         await GuildMember.delete().where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == user.id)
+            (GuildMember.guild == guild.id) & (GuildMember.user == user.id)
         )
-        events.notify_removed(guild["id"], user.id, "leave", "")
-    return Eviction(guild_id=guild["id"], user_id=user.id)
+        emitter.queue_all(events.notify_removed(guild.id, user.id, "leave", ""))
+        _evict_after_commit(guild.id, user.id)
+    return ModerationResult(guild_id=guild.id, user_id=user.id, action="leave")
 
 
 async def check_set_primary(user: CurrentUser, slug: str) -> PrimaryGuildRead:
     guild = await access_guild(user, slug)
     await access_member(user, guild)
-    row = (
-        await User.select(User.primary_guild_id, User.primary_guild_changed_at)
-        .where(User.id == user.id)
-        .first()
-    )
-    changed = row["primary_guild_changed_at"]
-    if row["primary_guild_id"] == guild["id"] and changed is not None:
+    row = await get_user(user.id)
+    if row is None:
+        raise NotFound("No such user", code="user_not_found")
+    changed = row.primary_guild_changed_at
+    if row.primary_guild_id == guild.id and changed is not None:
         return PrimaryGuildRead(
-            guild_id=guild["id"], changed_at=changed, next_change_at=changed + PRIMARY_LOCK
+            guild_id=guild.id, changed_at=changed, next_change_at=changed + PRIMARY_LOCK
         )
-    if (
-        row["primary_guild_id"] is not None
-        and changed is not None
-        and _now() < changed + PRIMARY_LOCK
-    ):
+    if row.primary_guild_id is not None and changed is not None and _now() < changed + PRIMARY_LOCK:
         available = changed + PRIMARY_LOCK
         raise Conflict(
             f"You can change your primary guild again on {available:%Y-%m-%d}",
             code="primary_guild_locked",
             details={"available_at": available.isoformat()},
         )
-    return await do_set_primary(user.id, guild["id"])
+    return await do_set_primary(user.id, guild.id)
 
 
 async def do_set_primary(user_id: int, guild_id: int) -> PrimaryGuildRead:
@@ -127,16 +136,14 @@ async def do_set_primary(user_id: int, guild_id: int) -> PrimaryGuildRead:
     return PrimaryGuildRead(guild_id=guild_id, changed_at=now, next_change_at=now + PRIMARY_LOCK)
 
 
-async def _target(
-    guild: dict[str, Any], actor: Access, actor_id: int, target_id: int
-) -> dict[str, Any]:
+async def _target(guild: GuildRow, actor: Access, actor_id: int, target_id: int) -> MemberRow:
     """The member a moderator acts on: never the owner, never oneself, moderators only by owners."""
     if target_id == actor_id:
         raise ClientError("You cannot moderate yourself", code="cannot_target_self")
-    target = await membership(guild["id"], target_id)
+    target = await membership(guild.id, target_id)
     if target is None:
         raise NotFound("That user is not a member of this guild", code="member_not_found")
-    if target["role"] == "owner" or (target["role"] == "moderator" and actor.role != "owner"):
+    if target.role == "owner" or (target.role == "moderator" and actor.role != "owner"):
         raise Forbidden("You cannot moderate this member", code="target_protected")
     return target
 
@@ -150,11 +157,11 @@ async def check_timeout(
     until = _now() + timedelta(seconds=seconds) if seconds else None
     async with atomic():
         await GuildMember.update({GuildMember.timeout_until: until}).where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+            (GuildMember.guild == guild.id) & (GuildMember.user == target_id)
         )
         await AuditLog.insert(
             _audit(
-                guild["id"],
+                guild.id,
                 user.id,
                 target_id,
                 "timeout" if until else "timeout_lifted",
@@ -163,32 +170,33 @@ async def check_timeout(
                 until=until.isoformat() if until else None,
             )
         )
-        events.notify_timeout(guild["id"], target_id, until, reason)
+        emitter.queue_all(events.notify_timeout(guild.id, target_id, until, reason))
     return ModerationResult(
-        guild_id=guild["id"],
+        guild_id=guild.id,
         user_id=target_id,
         action="timeout" if until else "timeout_lifted",
         until=until,
     )
 
 
-async def check_kick(user: CurrentUser, slug: str, target_id: int, reason: str) -> Eviction:
+async def check_kick(user: CurrentUser, slug: str, target_id: int, reason: str) -> ModerationResult:
     guild = await access_guild(user, slug)
     actor = await access_moderator(user, guild)
     await _target(guild, actor, user.id, target_id)
     async with atomic():
         await GuildMember.delete().where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+            (GuildMember.guild == guild.id) & (GuildMember.user == target_id)
         )
-        await AuditLog.insert(_audit(guild["id"], user.id, target_id, "kick", reason))
-        events.notify_removed(guild["id"], target_id, "kick", reason)
-    return Eviction(guild_id=guild["id"], user_id=target_id)
+        await AuditLog.insert(_audit(guild.id, user.id, target_id, "kick", reason))
+        emitter.queue_all(events.notify_removed(guild.id, target_id, "kick", reason))
+        _evict_after_commit(guild.id, target_id)
+    return ModerationResult(guild_id=guild.id, user_id=target_id, action="kick")
 
 
-async def check_ban(user: CurrentUser, slug: str, target_id: int, reason: str) -> Eviction:
+async def check_ban(user: CurrentUser, slug: str, target_id: int, reason: str) -> ModerationResult:
     guild = await access_guild(user, slug)
     actor = await access_moderator(user, guild)
-    target = await membership(guild["id"], target_id)
+    target = await membership(guild.id, target_id)
     if target is not None:
         await _target(guild, actor, user.id, target_id)
     elif not await User.exists().where((User.id == target_id) & (User.platform == user.platform)):
@@ -197,17 +205,18 @@ async def check_ban(user: CurrentUser, slug: str, target_id: int, reason: str) -
         await GuildBan.raw(
             'INSERT INTO guild_bans (guild, "user", actor, reason, created_at) '
             'VALUES ({}, {}, {}, {}, now()) ON CONFLICT (guild, "user") DO NOTHING',
-            guild["id"],
+            guild.id,
             target_id,
             user.id,
             reason,
         )
         await GuildMember.delete().where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+            (GuildMember.guild == guild.id) & (GuildMember.user == target_id)
         )
-        await AuditLog.insert(_audit(guild["id"], user.id, target_id, "ban", reason))
-        events.notify_removed(guild["id"], target_id, "ban", reason)
-    return Eviction(guild_id=guild["id"], user_id=target_id)
+        await AuditLog.insert(_audit(guild.id, user.id, target_id, "ban", reason))
+        emitter.queue_all(events.notify_removed(guild.id, target_id, "ban", reason))
+        _evict_after_commit(guild.id, target_id)
+    return ModerationResult(guild_id=guild.id, user_id=target_id, action="ban")
 
 
 async def check_unban(
@@ -218,13 +227,13 @@ async def check_unban(
     async with atomic():
         removed = (
             await GuildBan.delete()
-            .where((GuildBan.guild == guild["id"]) & (GuildBan.user == target_id))
+            .where((GuildBan.guild == guild.id) & (GuildBan.user == target_id))
             .returning(GuildBan.id)
         )
         if not removed:
             raise NotFound("That user is not banned", code="ban_not_found")
-        await AuditLog.insert(_audit(guild["id"], user.id, target_id, "unban", reason))
-    return ModerationResult(guild_id=guild["id"], user_id=target_id, action="unban")
+        await AuditLog.insert(_audit(guild.id, user.id, target_id, "unban", reason))
+    return ModerationResult(guild_id=guild.id, user_id=target_id, action="unban")
 
 
 async def check_paid_access(
@@ -234,30 +243,28 @@ async def check_paid_access(
     actor = await access_member(user, guild)
     if actor.role != "owner":
         raise Forbidden("Only the guild owner can grant paid access", code="owner_required")
-    if await membership(guild["id"], target_id) is None:
+    if await membership(guild.id, target_id) is None:
         raise NotFound("That user is not a member of this guild", code="member_not_found")
     async with atomic():
         await GuildMember.update({GuildMember.paid_access: granted}).where(
-            (GuildMember.guild == guild["id"]) & (GuildMember.user == target_id)
+            (GuildMember.guild == guild.id) & (GuildMember.user == target_id)
         )
         await AuditLog.insert(
             _audit(
-                guild["id"],
+                guild.id,
                 user.id,
                 target_id,
                 "paid_access_granted" if granted else "paid_access_revoked",
             )
         )
     return ModerationResult(
-        guild_id=guild["id"],
+        guild_id=guild.id,
         user_id=target_id,
         action="paid_access_granted" if granted else "paid_access_revoked",
     )
 
 
 async def check_slow_mode(user: CurrentUser, channel_id: int, seconds: int) -> ChannelRead:
-    from server.domains.guilds.queries import access_channel
-
     ch = await access_channel(user, channel_id)
     if not ch.access.is_moderator:
         raise Forbidden("Only moderators can do this", code="moderator_required")
@@ -278,6 +285,6 @@ async def check_slow_mode(user: CurrentUser, channel_id: int, seconds: int) -> C
                 seconds=seconds,
             )
         )
-        read = channel_read(rows[0], ch.access, 0)
-        events.notify_channel_updated(read)
+        read = channel_read(msgspec.convert(rows[0], ChannelRow), ch.access, 0)
+        emitter.queue_all(events.notify_channel_updated(read))
     return read

@@ -30,16 +30,6 @@ RowId = Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)]
 ERRORS = error_responses(400, 401, 403, 404, 409)
 
 
-async def _evict(eviction: actions.Eviction) -> None:
-    from realtime.rooms import channel_room, guild_room
-    from realtime.sio import leave_rooms
-    from server.domains.guilds.queries import guild_channel_ids
-
-    channels = await guild_channel_ids(eviction.guild_id)
-    rooms = [guild_room(eviction.guild_id), *(channel_room(c) for c in channels)]
-    await leave_rooms(eviction.user_id, rooms)
-
-
 class GuildController(Controller):
     path = "/api/guilds"
     tags = ["guilds"]
@@ -78,11 +68,8 @@ class GuildController(Controller):
 
     @post("/{slug:str}/leave", status_code=200, responses=ERRORS)
     async def leave(self, request: Request[Any, Any, Any], slug: FromPath[str]) -> ModerationResult:
-        eviction = await actions.check_leave(request.user, slug)
-        await _evict(eviction)
-        return ModerationResult(
-            guild_id=eviction.guild_id, user_id=eviction.user_id, action="leave"
-        )
+        """Leave a guild (not its owner): my sockets leave its rooms once it has committed."""
+        return await actions.check_leave(request.user, slug)
 
     @post("/{slug:str}/primary", status_code=200, responses=ERRORS)
     async def primary(
@@ -127,9 +114,7 @@ class ModerationController(Controller):
         user_id: FromPath[int],
         data: JSONBody[ReasonRequest],
     ) -> ModerationResult:
-        eviction = await actions.check_kick(request.user, slug, user_id, data.reason)
-        await _evict(eviction)
-        return ModerationResult(guild_id=eviction.guild_id, user_id=user_id, action="kick")
+        return await actions.check_kick(request.user, slug, user_id, data.reason)
 
     @post("/ban", status_code=200, responses=ERRORS)
     async def ban(
@@ -139,9 +124,7 @@ class ModerationController(Controller):
         user_id: FromPath[int],
         data: JSONBody[ReasonRequest],
     ) -> ModerationResult:
-        eviction = await actions.check_ban(request.user, slug, user_id, data.reason)
-        await _evict(eviction)
-        return ModerationResult(guild_id=eviction.guild_id, user_id=user_id, action="ban")
+        return await actions.check_ban(request.user, slug, user_id, data.reason)
 
     @delete("/ban", status_code=200, responses=ERRORS)
     async def unban(

@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from realtime import emitter
+from realtime.emitter import Outgoing
 from realtime.rooms import guild_room, user_room
 from realtime.throttle import Throttle
 from server.domains.guilds.schemas import ChannelRead
@@ -45,22 +46,29 @@ class ChannelUpdated(msgspec.Struct, tag_field="type", tag="channel_updated"):
     channel: ChannelRead
 
 
-def notify_timeout(guild_id: int, user_id: int, until: datetime | None, reason: str) -> None:
+def notify_timeout(
+    guild_id: int, user_id: int, until: datetime | None, reason: str
+) -> list[Outgoing]:
     event = MemberTimedOut(guild_id=guild_id, user_id=user_id, until=until, reason=reason)
-    emitter.queue(guild_room(guild_id), "member_timed_out", event)
-    emitter.queue(user_room(user_id), "member_timed_out", event)
+    return [
+        Outgoing(guild_room(guild_id), "member_timed_out", event),
+        Outgoing(user_room(user_id), "member_timed_out", event),
+    ]
 
 
 def notify_removed(
     guild_id: int, user_id: int, action: Literal["kick", "ban", "leave"], reason: str
-) -> None:
+) -> list[Outgoing]:
     event = MemberRemoved(guild_id=guild_id, user_id=user_id, action=action, reason=reason)
-    emitter.queue(guild_room(guild_id), "member_removed", event)
-    emitter.queue(user_room(user_id), "member_removed", event)
+    return [
+        Outgoing(guild_room(guild_id), "member_removed", event),
+        Outgoing(user_room(user_id), "member_removed", event),
+    ]
 
 
-def notify_channel_updated(channel: ChannelRead) -> None:
-    emitter.queue(guild_room(channel.guild_id), "channel_updated", ChannelUpdated(channel=channel))
+def notify_channel_updated(channel: ChannelRead) -> list[Outgoing]:
+    event = ChannelUpdated(channel=channel)
+    return [Outgoing(guild_room(channel.guild_id), "channel_updated", event)]
 
 
 PRESENCE_WINDOW_S = 0.5

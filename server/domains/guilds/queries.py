@@ -7,20 +7,56 @@ from typing import Any
 
 import msgspec
 
-from db.guilds.tables import Channel, Guild, GuildMember
+from db.guilds.tables import AuditLog, Channel, Guild, GuildMember
+from realtime import presence
 from server.domains.auth.schemas import CurrentUser
 from server.domains.guilds.schemas import (
     AuditEntry,
+    AuditUser,
     CategoryRead,
+    ChannelKind,
     ChannelRead,
     ChannelsRead,
     GuildRead,
+    GuildRole,
     MemberRead,
     MembershipRead,
 )
 from server.errors import Forbidden, NotFound
 
 MODERATOR_ROLES = ("owner", "moderator")
+
+
+class GuildRow(msgspec.Struct, frozen=True):
+    """An active guild of the caller's platform, as access_guild loads it."""
+
+    id: int
+    platform: str
+    slug: str
+    name: str
+
+
+class MemberRow(msgspec.Struct, frozen=True):
+    """One membership row (a user's standing in a guild)."""
+
+    role: GuildRole
+    joined_at: datetime
+    timeout_until: datetime | None
+    paid_access: bool
+
+
+class ChannelRow(msgspec.Struct, frozen=True):
+    """A channel row, field names as its columns (guild, category are ids)."""
+
+    id: int
+    guild: int
+    category: int | None
+    name: str
+    kind: ChannelKind
+    requires_paid: bool
+    slow_mode_s: int
+    position: int
+    last_seq: int
 
 
 class Access(msgspec.Struct, frozen=True):
@@ -41,7 +77,7 @@ class Access(msgspec.Struct, frozen=True):
 
 
 class ChannelAccess(msgspec.Struct, frozen=True):
-    channel: dict[str, Any]
+    channel: ChannelRow
     access: Access
 
     @property
@@ -57,51 +93,51 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def can_read(channel: dict[str, Any], access: Access) -> bool:
-    return not channel["requires_paid"] or access.paid_access or access.is_moderator
+def can_read(channel: ChannelRow, access: Access) -> bool:
+    return not channel.requires_paid or access.paid_access or access.is_moderator
 
 
-def can_send(channel: dict[str, Any], access: Access) -> bool:
+def can_send(channel: ChannelRow, access: Access) -> bool:
     if not can_read(channel, access) or access.timed_out():
         return False
-    return channel["kind"] != "announcement" or access.is_moderator
+    return channel.kind != "announcement" or access.is_moderator
 
 
-async def access_guild(user: CurrentUser, slug: str) -> dict[str, Any]:
-    guild = (
-        await Guild.select()
-        .where(
-            (Guild.slug == slug) & (Guild.platform == user.platform) & (Guild.active == True)  # noqa: E712
-        )
-        .first()
+async def access_guild(user: CurrentUser, slug: str) -> GuildRow:
+    rows = await Guild.raw(
+        "SELECT id, platform, slug, name FROM guilds WHERE slug = {} AND platform = {} AND active",
+        slug,
+        user.platform,
     )
-    if guild is None:
+    if not rows:
         raise NotFound("No such guild", code="guild_not_found")
-    return guild
+    return msgspec.convert(rows[0], GuildRow)
 
 
-async def membership(guild_id: int, user_id: int) -> dict[str, Any] | None:
-    return (
-        await GuildMember.select()
-        .where((GuildMember.guild == guild_id) & (GuildMember.user == user_id))
-        .first()
+async def membership(guild_id: int, user_id: int) -> MemberRow | None:
+    rows = await GuildMember.raw(
+        "SELECT role, joined_at, timeout_until, paid_access FROM guild_members "
+        'WHERE guild = {} AND "user" = {}',
+        guild_id,
+        user_id,
     )
+    return msgspec.convert(rows[0], MemberRow) if rows else None
 
 
-async def access_member(user: CurrentUser, guild: dict[str, Any]) -> Access:
-    row = await membership(guild["id"], user.id)
+async def access_member(user: CurrentUser, guild: GuildRow) -> Access:
+    row = await membership(guild.id, user.id)
     if row is None:
         raise Forbidden("Join this guild first", code="not_member")
     return Access(
-        guild_id=guild["id"],
-        platform=guild["platform"],
-        role=row["role"],
-        paid_access=row["paid_access"],
-        timeout_until=row["timeout_until"],
+        guild_id=guild.id,
+        platform=guild.platform,
+        role=row.role,
+        paid_access=row.paid_access,
+        timeout_until=row.timeout_until,
     )
 
 
-async def access_moderator(user: CurrentUser, guild: dict[str, Any]) -> Access:
+async def access_moderator(user: CurrentUser, guild: GuildRow) -> Access:
     access = await access_member(user, guild)
     if not access.is_moderator:
         raise Forbidden("Only moderators can do this", code="moderator_required")
@@ -129,7 +165,7 @@ async def access_channel(user: CurrentUser, channel_id: int) -> ChannelAccess:
         paid_access=row["paid_access"],
         timeout_until=row["timeout_until"],
     )
-    result = ChannelAccess(channel=row, access=access)
+    result = ChannelAccess(channel=msgspec.convert(row, ChannelRow), access=access)
     if not result.can_read:
         raise Forbidden("This channel needs an active paid membership", code="paid_required")
     return result
@@ -144,10 +180,10 @@ async def list_guilds(user: CurrentUser) -> list[GuildRead]:
         user.id,
         user.platform,
     )
-    return [guild_read(r, user) for r in rows]
+    return [_guild_read(r, user) for r in rows]
 
 
-def guild_read(row: dict[str, Any], user: CurrentUser) -> GuildRead:
+def _guild_read(row: dict[str, Any], user: CurrentUser) -> GuildRead:
     return GuildRead(
         id=row["id"],
         slug=row["slug"],
@@ -165,25 +201,25 @@ def guild_read(row: dict[str, Any], user: CurrentUser) -> GuildRead:
 async def get_guild_read(user: CurrentUser, slug: str) -> GuildRead:
     guild = await access_guild(user, slug)
     for item in await list_guilds(user):
-        if item.id == guild["id"]:
+        if item.id == guild.id:
             return item
     raise NotFound("No such guild", code="guild_not_found")
 
 
-def channel_read(channel: dict[str, Any], access: Access, last_read_seq: int) -> ChannelRead:
+def channel_read(channel: ChannelRow, access: Access, last_read_seq: int) -> ChannelRead:
     readable = can_read(channel, access)
     return ChannelRead(
-        id=channel["id"],
-        guild_id=channel["guild"],
-        category_id=channel["category"],
-        name=channel["name"],
-        kind=channel["kind"],
-        requires_paid=channel["requires_paid"],
-        slow_mode_s=channel["slow_mode_s"],
-        position=channel["position"],
-        last_seq=channel["last_seq"],
+        id=channel.id,
+        guild_id=channel.guild,
+        category_id=channel.category,
+        name=channel.name,
+        kind=channel.kind,
+        requires_paid=channel.requires_paid,
+        slow_mode_s=channel.slow_mode_s,
+        position=channel.position,
+        last_seq=channel.last_seq,
         last_read_seq=last_read_seq,
-        unread=max(0, channel["last_seq"] - last_read_seq) if readable else 0,
+        unread=max(0, channel.last_seq - last_read_seq) if readable else 0,
         can_read=readable,
         can_send=can_send(channel, access),
     )
@@ -199,7 +235,7 @@ async def list_channels(user: CurrentUser, slug: str) -> ChannelsRead:
         'LEFT JOIN read_markers r ON r.channel = c.id AND r."user" = {} '
         "WHERE c.guild = {} ORDER BY cat.position NULLS FIRST, cat.id, c.position, c.id",
         user.id,
-        guild["id"],
+        guild.id,
     )
     categories: dict[int | None, CategoryRead] = {}
     for c in channels:
@@ -212,22 +248,23 @@ async def list_channels(user: CurrentUser, slug: str) -> ChannelsRead:
                 channels=[],
             ),
         )
-        cat.channels.append(channel_read(c, access, c["last_read_seq"]))
-    return ChannelsRead(guild_id=guild["id"], categories=list(categories.values()))
+        row = msgspec.convert(c, ChannelRow)
+        cat.channels.append(channel_read(row, access, c["last_read_seq"]))
+    return ChannelsRead(guild_id=guild.id, categories=list(categories.values()))
 
 
 async def membership_read(user: CurrentUser, slug: str) -> MembershipRead:
     guild = await access_guild(user, slug)
-    row = await membership(guild["id"], user.id)
+    row = await membership(guild.id, user.id)
     if row is None:
         raise NotFound("You are not a member of this guild", code="not_member")
     return MembershipRead(
-        guild_id=guild["id"],
-        role=row["role"],
-        joined_at=row["joined_at"],
-        timeout_until=row["timeout_until"],
-        paid_access=row["paid_access"],
-        primary=user.primary_guild_id == guild["id"],
+        guild_id=guild.id,
+        role=row.role,
+        joined_at=row.joined_at,
+        timeout_until=row.timeout_until,
+        paid_access=row.paid_access,
+        primary=user.primary_guild_id == guild.id,
     )
 
 
@@ -244,8 +281,6 @@ async def guild_channel_ids(guild_id: int) -> list[int]:
 
 
 async def list_members(user: CurrentUser, slug: str, online_only: bool) -> list[MemberRead]:
-    from realtime import presence
-
     guild = await access_guild(user, slug)
     await access_member(user, guild)
     rows = await GuildMember.raw(
@@ -253,7 +288,7 @@ async def list_members(user: CurrentUser, slug: str, online_only: bool) -> list[
         'FROM guild_members m JOIN users u ON u.id = m."user" WHERE m.guild = {} '
         "ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'moderator' THEN 1 ELSE 2 END, "
         "u.display_name, m.id LIMIT 1000",
-        guild["id"],
+        guild.id,
     )
     online = await presence.online_among([r["user_id"] for r in rows])
     members = [
@@ -272,11 +307,6 @@ async def list_members(user: CurrentUser, slug: str, online_only: bool) -> list[
 async def audit_log(
     user: CurrentUser, slug: str, before_id: int | None, limit: int
 ) -> list[AuditEntry]:
-    import msgspec as _msgspec
-
-    from db.guilds.tables import AuditLog
-    from server.domains.guilds.schemas import AuditUser
-
     guild = await access_guild(user, slug)
     await access_moderator(user, guild)
     rows = await AuditLog.raw(
@@ -284,7 +314,7 @@ async def audit_log(
         "FROM guild_audit_log a LEFT JOIN users ua ON ua.id = a.actor "
         "LEFT JOIN users ut ON ut.id = a.target WHERE a.guild = {} AND a.id < {} "
         "ORDER BY a.id DESC LIMIT {}",
-        guild["id"],
+        guild.id,
         before_id or 2**31 - 1,
         limit,
     )
@@ -294,7 +324,7 @@ async def audit_log(
             action=r["action"],
             reason=r["reason"],
             created_at=r["created_at"],
-            details=_msgspec.json.decode(r["details"])
+            details=msgspec.json.decode(r["details"])
             if isinstance(r["details"], str)
             else r["details"],
             actor=AuditUser(r["actor"], r["actor_name"]) if r["actor"] else None,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 GuildRole = Literal["owner", "moderator", "member"]
+ChannelKind = Literal["text", "announcement"]
 MAX_TIMEOUT_S = 28 * 24 * 3600
 MAX_SLOW_MODE_S = 21_600
 Reason = Annotated[str, msgspec.Meta(max_length=500)]
@@ -31,7 +32,7 @@ class ChannelRead(msgspec.Struct):
     guild_id: int
     category_id: int | None
     name: str
-    kind: Literal["text", "announcement"]
+    kind: ChannelKind
     requires_paid: bool
     slow_mode_s: int
     position: int

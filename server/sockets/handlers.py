@@ -7,7 +7,7 @@ import contextlib
 import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
 import msgspec
@@ -24,11 +24,17 @@ from server.domains.chat.schemas import (
     EditMessage,
     JoinChannel,
     JoinDm,
+    JoinedChannel,
+    JoinedDm,
     MarkRead,
+    MessageRead,
     MessageRef,
     React,
+    ReactResult,
+    ReadResult,
     SendDm,
     SendMessage,
+    SendResult,
     StreamRef,
 )
 from server.domains.platforms.queries import Platform
@@ -37,15 +43,47 @@ from server.jobs import enqueue
 
 log = structlog.get_logger(__name__)
 P = TypeVar("P", bound=msgspec.Struct)
-Handler = Callable[[CurrentUser, Any, str], Awaitable[Any]]
+T = TypeVar("T")
+Handler = Callable[[CurrentUser, Any, str], Awaitable[msgspec.Struct]]
 
 
-def ok(data: Any = None) -> dict[str, Any]:
-    return {"ok": True, "data": msgspec.to_builtins(data)}
+class ErrorBody(msgspec.Struct):
+    code: str
+    message: str
+    details: Any = None
 
 
-def fail(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message, "details": details}}
+class AckOk(msgspec.Struct, Generic[T], kw_only=True):
+    """`{"ok": true, "data": ...}`"""
+
+    ok: Literal[True] = True
+    data: T
+
+
+class AckError(msgspec.Struct, kw_only=True):
+    """`{"ok": false, "error": {"code", "message", "details"}}`, as REST error bodies."""
+
+    ok: Literal[False] = False
+    error: ErrorBody
+
+
+Ack = AckOk[msgspec.Struct] | AckError
+
+
+def ok(data: msgspec.Struct) -> AckOk[msgspec.Struct]:
+    return AckOk(data=data)
+
+
+def fail(code: str, message: str, details: Any = None) -> AckError:
+    return AckError(error=ErrorBody(code=code, message=message, details=details))
+
+
+async def refused(sid: str, exc: AppError) -> AckError:
+    """A refusal (an AppError) as an error ack, in the socket user's language."""
+    from server.i18n import gettext, socket_locale  # error path only
+
+    message = gettext(exc.message, await socket_locale(sid))
+    return fail(exc.code, message, exc.details)
 
 
 async def _disconnect_later(sid: str) -> None:
@@ -112,7 +150,7 @@ def event(
     allowed = frozenset(roles)
 
     def wrap(fn: Handler) -> Handler:
-        async def guarded(sid: str, data: Any = None) -> dict[str, Any]:
+        async def answer(sid: str, data: Any) -> Ack:
             try:
                 payload = msgspec.convert(data if data is not None else {}, payload_type)
                 user = check_roles(await socket_user(sid), allowed)
@@ -120,17 +158,18 @@ def event(
             except msgspec.ValidationError as exc:
                 return fail("validation_error", str(exc))
             except AppError as exc:
-                from server.i18n import gettext, socket_locale  # error path only
-
-                message = gettext(exc.message, await socket_locale(sid))
-                return fail(exc.code, message, exc.details)
+                return await refused(sid, exc)
             except asyncpg.DataError:
                 return fail("invalid_input", "A value is out of range")
             except Exception:
                 log.exception("socket handler failed", handler=name)
                 return fail("internal_error", "Something went wrong")
 
-        async def ordered(sid: str, data: Any = None) -> dict[str, Any]:
+        async def guarded(sid: str, data: Any = None) -> Any:
+            # The one place an ack leaves: python-socketio sends builtins only.
+            return msgspec.to_builtins(await answer(sid, data))
+
+        async def ordered(sid: str, data: Any = None) -> Any:
             async with IN_ORDER.turn(sid):  # taken before the first await, see InOrder
                 return await guarded(sid, data)
 
@@ -145,15 +184,31 @@ class Hello(msgspec.Struct):
     pass
 
 
+class Welcoming(msgspec.Struct):
+    user_id: int
+
+
+class Done(msgspec.Struct):
+    """An ack with nothing to say: `data` is `{}`."""
+
+
+class MessageAck(msgspec.Struct):
+    message: MessageRead
+
+
+class TypingAck(msgspec.Struct):
+    sent: bool
+
+
 @event("hello", Hello)
-async def hello(user: CurrentUser, _: Hello, sid: str) -> dict[str, Any]:
+async def hello(user: CurrentUser, _: Hello, sid: str) -> Welcoming:
     """The browser is in its user room: ask a worker to push session.welcome through Redis."""
     await enqueue("tasks.realtime.welcome", user.id)
-    return {"user_id": user.id}
+    return Welcoming(user_id=user.id)
 
 
 @event("join_channel", JoinChannel)
-async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> dict[str, Any]:
+async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> JoinedChannel:
     async def enter(rooms: list[str]) -> None:
         for room in rooms:
             await sio.enter_room(sid, room)
@@ -162,46 +217,46 @@ async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> dict[str,
 
 
 @event("leave_channel", ChannelRef)
-async def leave_channel(user: CurrentUser, p: ChannelRef, sid: str) -> dict[str, Any]:
+async def leave_channel(user: CurrentUser, p: ChannelRef, sid: str) -> Done:
     await sio.leave_room(sid, channel_room(p.channel_id))
-    return {}
+    return Done()
 
 
 @event("send_message", SendMessage, in_order=True)
-async def send_message(user: CurrentUser, p: SendMessage, sid: str) -> Any:
+async def send_message(user: CurrentUser, p: SendMessage, sid: str) -> SendResult:
     return await chat.check_send_message(user, p.channel_id, p.content, p.client_msg_id)
 
 
 @event("send_dm", SendDm, in_order=True)
-async def send_dm(user: CurrentUser, p: SendDm, sid: str) -> Any:
+async def send_dm(user: CurrentUser, p: SendDm, sid: str) -> SendResult:
     return await chat.check_send_dm(user, p.user_id, p.content, p.client_msg_id)
 
 
 @event("join_dm", JoinDm)
-async def join_dm(user: CurrentUser, p: JoinDm, sid: str) -> dict[str, Any]:
+async def join_dm(user: CurrentUser, p: JoinDm, sid: str) -> JoinedDm:
     return await chat.check_join_dm(user, p.user_id, p.since_seq)
 
 
 @event("edit_message", EditMessage)
-async def edit_message(user: CurrentUser, p: EditMessage, sid: str) -> dict[str, Any]:
-    return {"message": await chat.check_edit_message(user, p.message_id, p.content)}
+async def edit_message(user: CurrentUser, p: EditMessage, sid: str) -> MessageAck:
+    return MessageAck(message=await chat.check_edit_message(user, p.message_id, p.content))
 
 
 @event("delete_message", MessageRef)
-async def delete_message(user: CurrentUser, p: MessageRef, sid: str) -> dict[str, Any]:
-    return {"message": await chat.check_delete_message(user, p.message_id)}
+async def delete_message(user: CurrentUser, p: MessageRef, sid: str) -> MessageAck:
+    return MessageAck(message=await chat.check_delete_message(user, p.message_id))
 
 
 @event("react", React)
-async def react(user: CurrentUser, p: React, sid: str) -> Any:
+async def react(user: CurrentUser, p: React, sid: str) -> ReactResult:
     return await chat.check_react(user, p.message_id, p.emoji)
 
 
 @event("typing", StreamRef)
-async def typing(user: CurrentUser, p: StreamRef, sid: str) -> dict[str, Any]:
-    return {"sent": await chat.check_typing(user, p.channel_id, p.user_id, sid)}
+async def typing(user: CurrentUser, p: StreamRef, sid: str) -> TypingAck:
+    return TypingAck(sent=await chat.check_typing(user, p.channel_id, p.user_id, sid))
 
 
 @event("mark_read", MarkRead)
-async def mark_read(user: CurrentUser, p: MarkRead, sid: str) -> Any:
+async def mark_read(user: CurrentUser, p: MarkRead, sid: str) -> ReadResult:
     return await chat.check_mark_read(user, p.seq, p.channel_id, p.user_id)

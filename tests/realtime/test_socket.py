@@ -109,3 +109,20 @@ async def test_in_order_turns_run_one_at_a_time_per_socket_and_keep_nothing_afte
     await asyncio.gather(step("a", 1, 0.05), step("a", 2, 0), step("b", 1, 0), step("a", 3, 0))
     assert log == ["a1 in", "b1 in", "b1 out", "a1 out", "a2 in", "a2 out", "a3 in", "a3 out"]
     assert len(turns) == 0
+
+
+def test_acks_keep_their_wire_shape():
+    import msgspec
+
+    from server.sockets.handlers import Done, Welcoming, fail, ok
+
+    assert msgspec.to_builtins(ok(Welcoming(user_id=3))) == {"ok": True, "data": {"user_id": 3}}
+    assert msgspec.to_builtins(ok(Done())) == {"ok": True, "data": {}}
+    assert msgspec.to_builtins(fail("slow_mode", "Wait", {"retry_after": 2})) == {
+        "ok": False,
+        "error": {"code": "slow_mode", "message": "Wait", "details": {"retry_after": 2}},
+    }
+    assert msgspec.to_builtins(fail("internal_error", "Oops")) == {
+        "ok": False,
+        "error": {"code": "internal_error", "message": "Oops", "details": None},
+    }

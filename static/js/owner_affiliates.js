@@ -7,7 +7,7 @@ import { day, el, money } from "./ui.js";
 const errorEl = document.getElementById("oa-error");
 const td = (text) => el("td", { textContent: text });
 const RISK = { NORMAL: t("Normal"), AT_RISK: t("At risk"), HIGH_RISK: t("High risk"), EXTREME_RISK: t("Extreme risk") };
-const risk = (level) => RISK[level] || level;
+const riskName = (level) => RISK[level] || level;
 const STATUS = { PENDING_LOCK: t("Locked"), PARTIALLY_MATURED: t("Partly unlocked"), MATURED: t("Available"),
   PAID: t("Paid"), CLAWED_BACK: t("Clawed back"), FROZEN: t("Frozen") };
 const SOURCE = { link: t("Referral link"), free_product: t("Free product") };
@@ -16,7 +16,7 @@ let selected = null;
 function affiliateRow(a) {
   const row = el("tr", { "data-testid": "affiliate-row", className: a.id === selected ? "selected" : "" },
     el("td", {}, el("strong", { textContent: a.display_name || a.email }), el("div", { className: "muted small", textContent: `${a.email} · ${a.slug}` })),
-    el("td", { className: `risk-${a.risk_level}`, textContent: risk(a.risk_level), "data-testid": "risk", dataset: { level: a.risk_level } }),
+    el("td", { className: `risk-${a.risk_level}`, textContent: riskName(a.risk_level), "data-testid": "risk", "data-level": a.risk_level }),
     td(number(a.clicks)), td(number(a.customers)), td(number(a.commissions)), td(money(a.locked_cents)),
     td(money(a.available_cents)), td(money(a.paid_cents)), td(money(a.debt_cents)));
   row.addEventListener("click", () => { selected = a.id; load(); });
@@ -36,7 +36,7 @@ async function loadDetail(id) {
   const [d, risk] = await Promise.all([
     api("GET", `/api/owner/affiliates/${id}`), api("GET", `/api/owner/affiliates/${id}/risk`)]);
   document.getElementById("risk-history").replaceChildren(...risk.history.map((h) => el("li", {},
-    `${dateTimeFmt.format(new Date(h.created_at))} · ${risk(h.old_level)} → ${risk(h.new_level)}${h.notes ? ` · “${h.notes}”` : ""}`)));
+    `${dateTimeFmt.format(new Date(h.created_at))} · ${riskName(h.old_level)} → ${riskName(h.new_level)}${h.notes ? ` · “${h.notes}”` : ""}`)));
   const a = d.affiliate;
   document.getElementById("detail").hidden = false;
   document.getElementById("detail-title").textContent = `${a.display_name || a.email} (${a.slug})`;

@@ -121,7 +121,7 @@ def queue(
     if not uow.in_work():
         raise RuntimeError("realtime events must be queued inside db atomic() or after_write()")
     work = uow.current_work()
-    pending = work.slot(_SLOT, list)
+    pending: list[QueuedEvent] = work.slot(_SLOT, list)
     if not pending:  # the first event of this block: publish them all once it has committed
         uow.on_commit(_SLOT, lambda: flush(pending), last=True)
     pending.append(

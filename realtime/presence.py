@@ -75,7 +75,10 @@ async def refresh(entries: dict[str, int]) -> None:
 
 
 async def user_sids(user_id: int) -> list[str]:
-    return list(await get_redis().zrangebyscore(_user_key(user_id), time.time(), "+inf"))
+    # The client decodes responses, so members are str.
+    return [
+        str(sid) for sid in await get_redis().zrangebyscore(_user_key(user_id), time.time(), "+inf")
+    ]
 
 
 async def is_online(user_id: int) -> bool:

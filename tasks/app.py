@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery import Task
 from celery.schedules import crontab
 from celery.signals import task_failure, task_retry, task_success
 
@@ -73,15 +74,18 @@ def _count(task_name: str, state: str) -> None:
 
 
 @task_success.connect
-def _on_success(sender=None, **_: object) -> None:
-    _count(sender.name, "success")
+def _on_success(sender: Task | None = None, **_: object) -> None:
+    if sender is not None:
+        _count(sender.name, "success")
 
 
 @task_failure.connect
-def _on_failure(sender=None, **_: object) -> None:
-    _count(sender.name, "failure")
+def _on_failure(sender: Task | None = None, **_: object) -> None:
+    if sender is not None:
+        _count(sender.name, "failure")
 
 
 @task_retry.connect
-def _on_retry(sender=None, **_: object) -> None:
-    _count(sender.name, "retry")
+def _on_retry(sender: Task | None = None, **_: object) -> None:
+    if sender is not None:
+        _count(sender.name, "retry")

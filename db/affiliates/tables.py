@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
@@ -14,6 +14,8 @@ from db.billing.tables import Invoice, Purchase
 
 class AffiliateProfile(Table, tablename="affiliate_profiles"):
     """A WEOKTO user who earns commissions through referral links."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     user = ForeignKey(User, null=False, on_delete=OnDelete.restrict, unique=True)
     slug = Varchar(length=64, unique=True)
@@ -27,6 +29,8 @@ class AffiliateProfile(Table, tablename="affiliate_profiles"):
 
 class RiskChange(Table, tablename="affiliate_risk_changes"):
     """Audit row of every risk-level edit."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.restrict, index=True)
     old_level = Varchar(length=16)
@@ -42,6 +46,8 @@ class Commission(Table, tablename="commissions"):
     The ledger is the truth about money; these columns are the per-part bookkeeping the
     maturation and clawback statements need, written in the same transaction as the entries.
     """
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.restrict, index=True)
     invoice = ForeignKey(Invoice, null=False, on_delete=OnDelete.restrict, unique=True)
@@ -74,6 +80,8 @@ class Commission(Table, tablename="commissions"):
 class Payout(Table, tablename="affiliate_payouts"):
     """Money sent to an affiliate, recorded by the owner."""
 
+    id: Serial  # the implicit primary key, declared for the type checker
+
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.restrict, index=True)
     amount_cents = Integer()
     # bank_transfer, paypal, stripe
@@ -86,6 +94,8 @@ class Payout(Table, tablename="affiliate_payouts"):
 
 class WithdrawalRequest(Table, tablename="affiliate_withdrawals"):
     """An affiliate asking to be paid; the owner completes (with a payout) or rejects it."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.restrict, index=True)
     amount_cents = Integer()
@@ -102,6 +112,8 @@ class WithdrawalRequest(Table, tablename="affiliate_withdrawals"):
 
 class LedgerTransaction(Table, tablename="ledger_transactions"):
     """One money movement; its entries sum to zero. Append-only (database triggers)."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     # Derived from the cause (commission:{invoice}, mature:{commission}:main, payout:{id} ...)
     # so a replay of the same cause inserts nothing.
@@ -124,6 +136,8 @@ class LedgerEntry(Table, tablename="ledger_entries"):
     platform_commissions (the counterpart of earnings and clawbacks).
     """
 
+    id: Serial  # the implicit primary key, declared for the type checker
+
     transaction = ForeignKey(LedgerTransaction, null=False, on_delete=OnDelete.restrict, index=True)
     account = Varchar(length=24)
     affiliate = ForeignKey(AffiliateProfile, null=True, on_delete=OnDelete.restrict)
@@ -138,6 +152,8 @@ class LedgerBalance(Table, tablename="ledger_balances"):
     summing an affiliate's whole history on every insert; tests check it against the entries.
     Platform accounts are not cached (one hot row would serialize every posting).
     """
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.restrict)
     account = Varchar(length=24)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, Boolean, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import UUID, Boolean, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
 
 class User(Table, tablename="users"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     platform = Varchar(length=16, index=True)
     email = Varchar(length=320)
     display_name = Varchar(length=80, default="")
@@ -28,6 +30,8 @@ class User(Table, tablename="users"):
 
 class LoginToken(Table, tablename="login_tokens"):
     """One emailed sign-in: a link token and a 6-digit code, stored only as hashes."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     platform = Varchar(length=16)
     email = Varchar(length=320, index=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
@@ -13,6 +13,8 @@ from db.guilds.tables import Guild
 
 
 class StripeEvent(Table, tablename="stripe_events"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     stripe_id = Varchar(length=255, unique=True)
     type = Varchar(length=100, index=True)
     livemode = Varchar(length=5, default="false")
@@ -29,6 +31,8 @@ class StripeEvent(Table, tablename="stripe_events"):
 
 
 class Product(Table, tablename="products"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     platform = Varchar(length=16, index=True)
     # The community the product sells access to (its paid channels and membership).
     guild = ForeignKey(Guild, null=True, on_delete=OnDelete.set_null)
@@ -41,6 +45,8 @@ class Product(Table, tablename="products"):
 
 
 class Plan(Table, tablename="plans"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     product = ForeignKey(Product, on_delete=OnDelete.restrict, index=True)
     name = Varchar(length=120)
     price_cents = Integer()
@@ -54,6 +60,8 @@ class Plan(Table, tablename="plans"):
 
 
 class PaymentButton(Table, tablename="payment_buttons"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     button_key = Varchar(length=64, unique=True)
     product = ForeignKey(Product, on_delete=OnDelete.restrict)
     plan = ForeignKey(Plan, on_delete=OnDelete.restrict)
@@ -69,6 +77,8 @@ class PaymentButton(Table, tablename="payment_buttons"):
 class BillingCustomer(Table, tablename="billing_customers"):
     """The Stripe Customer of a user, created once."""
 
+    id: Serial  # the implicit primary key, declared for the type checker
+
     user = ForeignKey(User, on_delete=OnDelete.cascade, unique=True)
     stripe_customer_id = Varchar(length=255, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -76,6 +86,8 @@ class BillingCustomer(Table, tablename="billing_customers"):
 
 class Purchase(Table, tablename="purchases"):
     """What a user bought: a subscription (keyed by its Stripe id) or a one-time payment."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     user = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
     product = ForeignKey(Product, on_delete=OnDelete.restrict)
@@ -96,6 +108,8 @@ class Purchase(Table, tablename="purchases"):
 class Invoice(Table, tablename="invoices"):
     """A paid (or failed) Stripe invoice of a purchase: the first payment and each renewal."""
 
+    id: Serial  # the implicit primary key, declared for the type checker
+
     stripe_invoice_id = Varchar(length=255, unique=True)
     purchase = ForeignKey(Purchase, on_delete=OnDelete.restrict, index=True)
     amount_paid_cents = Integer(default=0)
@@ -112,6 +126,8 @@ class Invoice(Table, tablename="invoices"):
 
 
 class RefundRequest(Table, tablename="refund_requests"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     purchase = ForeignKey(Purchase, on_delete=OnDelete.restrict, index=True)
     invoice = ForeignKey(Invoice, on_delete=OnDelete.restrict)
     user = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
@@ -129,8 +145,10 @@ class RefundRequest(Table, tablename="refund_requests"):
 class MailNotice(Table, tablename="mail_notices"):
     """A billing email that must go out once: (kind, ref) is claimed before sending."""
 
+    id: Serial  # the implicit primary key, declared for the type checker
+
     kind = Varchar(length=32)
-    ref = Varchar(length=255)
+    ref = Varchar(length=255)  # type: ignore[assignment]  # shadows Table.ref(); read by raw SQL only
     user = ForeignKey(User, on_delete=OnDelete.cascade)
     sent_at = Timestamptz(default=TimestamptzNow())
 

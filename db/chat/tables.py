@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Array, BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Array, BigInt, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
@@ -15,6 +15,8 @@ from db.guilds.tables import Channel
 class DmConversation(Table, tablename="dm_conversations"):
     """One per pair of users, stored with user_low < user_high so the pair is unique."""
 
+    id: Serial  # the implicit primary key, declared for the type checker
+
     platform = Varchar(length=16)
     user_low = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     user_high = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
@@ -25,6 +27,8 @@ class DmConversation(Table, tablename="dm_conversations"):
 
 
 class Message(Table, tablename="messages"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     channel = ForeignKey(Channel, null=True, on_delete=OnDelete.cascade)
     conversation = ForeignKey(DmConversation, null=True, on_delete=OnDelete.cascade)
     seq = BigInt()
@@ -44,6 +48,8 @@ class Message(Table, tablename="messages"):
 
 
 class Reaction(Table, tablename="reactions"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     message = ForeignKey(Message, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(User, on_delete=OnDelete.cascade)
     emoji = Varchar(length=64)
@@ -53,6 +59,8 @@ class Reaction(Table, tablename="reactions"):
 
 
 class ReadMarker(Table, tablename="read_markers"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     channel = ForeignKey(Channel, null=True, on_delete=OnDelete.cascade)
     conversation = ForeignKey(DmConversation, null=True, on_delete=OnDelete.cascade)
@@ -63,6 +71,8 @@ class ReadMarker(Table, tablename="read_markers"):
 
 
 class UserBlock(Table, tablename="user_blocks"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     blocker = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     blocked = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     created_at = Timestamptz(default=TimestamptzNow())

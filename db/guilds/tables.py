@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, BigInt, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    BigInt,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
@@ -12,6 +22,8 @@ from db.auth.tables import User
 
 
 class Guild(Table, tablename="guilds"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     platform = Varchar(length=16, index=True)
     slug = Varchar(length=64, unique=True)
     name = Varchar(length=100)
@@ -23,6 +35,8 @@ class Guild(Table, tablename="guilds"):
 
 
 class GuildMember(Table, tablename="guild_members"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     guild = ForeignKey(Guild, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     role = Varchar(length=16, default="member")
@@ -35,6 +49,8 @@ class GuildMember(Table, tablename="guild_members"):
 
 
 class GuildBan(Table, tablename="guild_bans"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     guild = ForeignKey(Guild, on_delete=OnDelete.cascade)
     user = ForeignKey(User, on_delete=OnDelete.cascade)
     actor = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
@@ -45,12 +61,16 @@ class GuildBan(Table, tablename="guild_bans"):
 
 
 class ChannelCategory(Table, tablename="channel_categories"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     guild = ForeignKey(Guild, on_delete=OnDelete.cascade, index=True)
     name = Varchar(length=100)
     position = Integer(default=0)
 
 
 class Channel(Table, tablename="channels"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     guild = ForeignKey(Guild, on_delete=OnDelete.cascade, index=True)
     category = ForeignKey(ChannelCategory, null=True, on_delete=OnDelete.set_null)
     name = Varchar(length=100)
@@ -63,6 +83,8 @@ class Channel(Table, tablename="channels"):
 
 
 class AuditLog(Table, tablename="guild_audit_log"):
+    id: Serial  # the implicit primary key, declared for the type checker
+
     guild = ForeignKey(Guild, on_delete=OnDelete.cascade, index=True)
     actor = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
     target = ForeignKey(User, null=True, on_delete=OnDelete.set_null)

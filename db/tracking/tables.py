@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import ForeignKey, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -15,6 +15,8 @@ from db.billing.tables import Purchase
 class TrackingEvent(Table, tablename="tracking_events"):
     """One visit through an affiliate link (`?ref={slug}`)."""
 
+    id: Serial  # the implicit primary key, declared for the type checker
+
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.cascade)
     ip = Varchar(length=64, default="")
     user_agent = Varchar(length=512, default="")
@@ -25,6 +27,8 @@ class TrackingEvent(Table, tablename="tracking_events"):
 
 class Attribution(Table, tablename="attributions"):
     """The affiliate a customer is attributed to: one row per customer, the last click wins."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     customer = ForeignKey(User, null=False, on_delete=OnDelete.cascade, unique=True)
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.cascade, index=True)
@@ -39,6 +43,8 @@ class Attribution(Table, tablename="attributions"):
 
 class PurchaseAttribution(Table, tablename="purchase_attributions"):
     """The affiliate a purchase earns commissions for, fixed at checkout (read by the ledger)."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
 
     purchase = ForeignKey(Purchase, null=False, on_delete=OnDelete.cascade, unique=True)
     affiliate = ForeignKey(AffiliateProfile, null=False, on_delete=OnDelete.restrict, index=True)

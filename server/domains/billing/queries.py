@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.columns.combination import Combinable
+
 from db.billing.tables import Invoice, Product, Purchase
 from db.guilds.tables import Guild
 from server.domains.auth.schemas import CurrentUser
@@ -28,7 +30,7 @@ async def access_rows(
     user_id: int, *, product_id: int | None = None, guild_id: int | None = None
 ) -> list[PurchaseTerms]:
     """The terms of the user's purchases of a product or for a guild, newest first."""
-    where = Purchase.user == user_id
+    where: Combinable = Purchase.user == user_id
     where &= (
         (Purchase.product == product_id) if product_id is not None else (Purchase.guild == guild_id)
     )

@@ -8,6 +8,13 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from piccolo.columns import Column
+from stripe.params import (
+    PriceCreateParams,
+    PriceCreateParamsRecurring,
+    ProductCreateParams,
+    ProductUpdateParams,
+)
 
 from db.billing.tables import PaymentButton, Plan, Product
 from db.guilds.tables import Guild
@@ -31,8 +38,12 @@ from server.integrations.stripe import client
 from server.jobs import enqueue
 
 
-def _changes(data: msgspec.Struct) -> dict[str, Any]:
-    return {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+def _changes(data: msgspec.Struct) -> dict[Column | str, Any]:
+    """The fields a partial update sets, as Piccolo's update() takes them."""
+    changes: dict[Column | str, Any] = {
+        k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET
+    }
+    return changes
 
 
 async def _sync(kind: str, row_id: int) -> None:
@@ -169,7 +180,7 @@ async def check_update_button(user: CurrentUser, button_id: int, data: ButtonUpd
 # row, so a retried task never makes a second Stripe object; Stripe prices are immutable, so a
 # plan only toggles `active` there.
 
-RECURRING: dict[str, dict[str, Any] | None] = {
+RECURRING: dict[str, PriceCreateParamsRecurring | None] = {
     "MONTHLY": {"interval": "month"},
     "QUARTERLY": {"interval": "month", "interval_count": 3},
     "ANNUALLY": {"interval": "year"},
@@ -187,16 +198,21 @@ async def do_sync_product(product_id: int) -> str:
     row = await Product.select().where(Product.id == product_id).first()
     if row is None:
         return "gone"
-    fields = {
-        "name": row["name"],
-        "description": row["description"] or None,
-        "active": row["active"],
-    }
     if row["stripe_product_id"]:
-        await client().v1.products.update_async(row["stripe_product_id"], params=fields)
-        return row["stripe_product_id"]
+        update: ProductUpdateParams = {"name": row["name"], "active": row["active"]}
+        if row["description"]:
+            update["description"] = row["description"]
+        await client().v1.products.update_async(row["stripe_product_id"], params=update)
+        return str(row["stripe_product_id"])
+    create: ProductCreateParams = {
+        "name": row["name"],
+        "active": row["active"],
+        "metadata": {"product_id": str(product_id), "platform": row["platform"]},
+    }
+    if row["description"]:
+        create["description"] = row["description"]
     created = await client().v1.products.create_async(
-        params={**fields, "metadata": {"product_id": str(product_id), "platform": row["platform"]}},
+        params=create,
         options={"idempotency_key": _key("product", row)},
     )
     await Product.update({Product.stripe_product_id: created.id}).where(Product.id == product_id)
@@ -213,7 +229,7 @@ async def do_sync_plan(plan_id: int) -> str:
         )
         return row["stripe_price_id"]
     product_stripe_id = await do_sync_product(row["product"])
-    params: dict[str, Any] = {
+    params: PriceCreateParams = {
         "product": product_stripe_id,
         "unit_amount": row["price_cents"],
         "currency": row["currency"],

@@ -154,7 +154,7 @@ async def stats(profile: AffiliateProfileRow) -> AffiliateStats:
     try:
         redis = get_redis()
         cached = await redis.get(key)
-        if cached and not cached.startswith(_PENDING):
+        if isinstance(cached, str) and cached and not cached.startswith(_PENDING):
             return msgspec.json.decode(cached, type=AffiliateStats)
         token = f"{_PENDING}{uuid.uuid4().hex}"
         mine = await redis.set(key, token, nx=True, ex=30)

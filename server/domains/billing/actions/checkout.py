@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
+from stripe.params.checkout import SessionCreateParams
 
 from db.billing.tables import BillingCustomer, PaymentButton
 from server.domains.auth.schemas import CurrentUser
@@ -45,7 +46,8 @@ async def access_customer_id(user: CurrentUser) -> str:
         created.id,
     )
     row = await BillingCustomer.select().where(BillingCustomer.user == user.id).first()
-    return row["stripe_customer_id"]
+    assert row is not None  # inserted above, or by a concurrent request that won
+    return str(row["stripe_customer_id"])
 
 
 async def _button(user: CurrentUser, key: str) -> dict[str, Any]:
@@ -84,8 +86,11 @@ async def check_start_checkout(user: CurrentUser, key: str) -> CheckoutStarted:
     # The affiliate the buyer is attributed to now (last click): the webhook applies it.
     metadata |= await checkout_attribution(user.id)
     base = branding(Platform(user.platform)).base_url
-    params: dict[str, Any] = {
-        "mode": "payment" if button["interval"] in ONE_OFF else "subscription",
+    mode: Literal["payment", "subscription"] = (
+        "payment" if button["interval"] in ONE_OFF else "subscription"
+    )
+    params: SessionCreateParams = {
+        "mode": mode,
         "customer": customer,
         "client_reference_id": str(user.id),
         "metadata": metadata,
@@ -93,7 +98,7 @@ async def check_start_checkout(user: CurrentUser, key: str) -> CheckoutStarted:
         "success_url": f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": button["cancel_url"],
     }
-    if params["mode"] == "subscription":
+    if mode == "subscription":
         params["subscription_data"] = {"metadata": metadata}
         if button["trial_days"]:
             params["subscription_data"]["trial_period_days"] = button["trial_days"]
@@ -109,4 +114,6 @@ async def check_start_checkout(user: CurrentUser, key: str) -> CheckoutStarted:
     session = await client().v1.checkout.sessions.create_async(
         params=params, options={"idempotency_key": f"checkout-{user.id}-{key}-{window}{referred}"}
     )
+    if not session.url:  # hosted sessions always have one; an embedded one would not
+        raise RuntimeError(f"checkout session {session.id} has no URL")
     return CheckoutStarted(session_id=session.id, url=session.url)

@@ -126,6 +126,8 @@ async def _upsert(
         .where(Plan.id == plan_id)
         .first()
     )
+    if plan is None:  # the metadata names a plan this database does not have: fail the event
+        raise LookupError(f"no plan {plan_id} for this purchase")
     key_col = "stripe_subscription_id" if subscription_id else "stripe_checkout_session_id"
     async with atomic():
         rows = await Purchase.raw(

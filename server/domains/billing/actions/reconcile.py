@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 import msgspec
+from stripe.params import EventListParams
 
 from server.domains.billing.actions.webhooks import do_record_event
 from server.integrations.stripe import client
@@ -26,7 +27,7 @@ class ReconcileResult(msgspec.Struct):
 async def do_reconcile(lookback: timedelta = LOOKBACK) -> ReconcileResult:
     since = int(time.time() - lookback.total_seconds())
     seen, missed = 0, []
-    params: dict = {"created": {"gte": since}, "limit": 100}
+    params: EventListParams = {"created": {"gte": since}, "limit": 100}
     while True:
         page = await client().v1.events.list_async(params=params)
         for event in page.data:
@@ -37,5 +38,5 @@ async def do_reconcile(lookback: timedelta = LOOKBACK) -> ReconcileResult:
                 missed.append(event.id)
         if not page.has_more or not page.data:
             break
-        params = {**params, "starting_after": page.data[-1].id}
+        params["starting_after"] = page.data[-1].id
     return ReconcileResult(seen=seen, missed=missed)

@@ -49,10 +49,15 @@ class EventHead(msgspec.Struct):
 
 
 class _EventLike(Protocol):
-    id: str
-    type: str
-    created: int
-    livemode: bool
+    # Read-only: a stripe.Event (whose `type` is a Literal of every event type) fits too.
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def created(self) -> int: ...
+    @property
+    def livemode(self) -> bool: ...
 
 
 _decode_head = msgspec.json.Decoder(EventHead).decode

@@ -13,6 +13,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from server.i18n import N_, gettext, request_locale
 
@@ -161,13 +162,13 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _json(ErrorBody(ErrorDetail("internal_error", message)), 500)
 
 
-def _db_input_errors() -> dict[type[Exception], Any]:
+def _db_input_errors() -> ExceptionHandlersMap:
     from asyncpg.exceptions import DataError
 
     return {DataError: db_input_error_handler}
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     **_db_input_errors(),
     AppError: app_error_handler,
     HTTPException: http_error_handler,

@@ -26,8 +26,8 @@ from babel import numbers as babel_numbers
 from litestar.datastructures import Cookie, Headers
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from core.platforms import Platform, platform_for_host
 from core.settings import get_settings
-from server.domains.platforms.queries import Platform, platform_for_host
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -173,23 +173,6 @@ def _cookie(cookie_header: str) -> str | None:
         return None
     morsel = jar.get(LOCALE_COOKIE)
     return morsel.value if morsel else None
-
-
-async def socket_locale(sid: str) -> str:
-    """A socket's reader: the user's saved language, else the platform's (a socket has no
-    Accept-Language worth trusting after the handshake). Read on error paths only."""
-    import uuid
-
-    from realtime.sio import sio
-    from server.domains.auth.queries import user_for_session
-
-    try:
-        saved = await sio.get_session(sid)
-        platform = Platform(saved["platform"])
-    except Exception:  # no session yet (refused connect): nothing better than the default
-        return DEFAULT_LOCALE
-    user = await user_for_session(uuid.UUID(saved["session_id"]), platform)
-    return locale_for_user(user, platform)
 
 
 def locale_cookie(locale: str, *, secure: bool) -> Cookie:

@@ -39,6 +39,7 @@ from server.domains.chat.schemas import (
 )
 from server.domains.platforms.queries import Platform
 from server.errors import AppError, Unauthorized
+from server.i18n import DEFAULT_LOCALE, gettext, locale_for_user
 from server.jobs import enqueue
 
 log = structlog.get_logger(__name__)
@@ -80,7 +81,6 @@ def fail(code: str, message: str, details: Any = None) -> AckError:
 
 async def refused(sid: str, exc: AppError) -> AckError:
     """A refusal (an AppError) as an error ack, in the socket user's language."""
-    from server.i18n import gettext, socket_locale  # error path only
 
     message = gettext(exc.message, await socket_locale(sid))
     return fail(exc.code, message, exc.details)
@@ -260,3 +260,15 @@ async def typing(user: CurrentUser, p: StreamRef, sid: str) -> TypingAck:
 @event("mark_read", MarkRead)
 async def mark_read(user: CurrentUser, p: MarkRead, sid: str) -> ReadResult:
     return await chat.check_mark_read(user, p.seq, p.channel_id, p.user_id)
+
+
+async def socket_locale(sid: str) -> str:
+    """A socket's reader: the user's saved language, else the platform's (a socket has no
+    Accept-Language worth trusting after the handshake). Read on error paths only."""
+    try:
+        saved = await sio.get_session(sid)
+        platform = Platform(saved["platform"])
+    except Exception:  # no session yet (refused connect): nothing better than the default
+        return DEFAULT_LOCALE
+    user = await user_for_session(uuid.UUID(saved["session_id"]), platform)
+    return locale_for_user(user, platform)

@@ -8,8 +8,8 @@ import io
 from datetime import datetime
 from typing import Any
 
-from server.domains.affiliates.actions import ledger
-from server.domains.affiliates.actions.ledger import sql
+from db.affiliates.tables import LedgerEntry
+from server.domains.affiliates import schemas as ledger
 from server.domains.affiliates.schemas import (
     AffiliateProfileRow,
     Balances,
@@ -23,10 +23,26 @@ from server.domains.affiliates.schemas import (
     RiskLevel,
     RiskRead,
     WithdrawalRead,
+    account_sums,
     profile_row,
 )
 from server.domains.auth.schemas import CurrentUser
 from server.errors import NotFound
+
+
+async def sql(query: str, *args: Any) -> list[dict[str, Any]]:
+    """Raw SQL on the current transaction's connection (Piccolo `{}` placeholders)."""
+    return await LedgerEntry.raw(query, *args)
+
+
+async def account_balances(affiliate_id: int) -> dict[str, int]:
+    """Every account of one affiliate, summed from its entries (missing accounts are 0)."""
+    rows = await sql(
+        "SELECT account, COALESCE(sum(amount_cents), 0)::bigint AS total "
+        "FROM ledger_entries WHERE affiliate = {} GROUP BY account",
+        affiliate_id,
+    )
+    return account_sums({r["account"]: r["total"] for r in rows})
 
 
 def balances_from(sums: dict[str, int], next_unlock_at: datetime | None) -> Balances:
@@ -52,9 +68,7 @@ async def next_unlock_at(affiliate_id: int) -> datetime | None:
 
 async def balances(affiliate_id: int) -> Balances:
     """What the affiliate has locked, frozen, available, paid out and owes (from entries)."""
-    return balances_from(
-        await ledger.account_balances(affiliate_id), await next_unlock_at(affiliate_id)
-    )
+    return balances_from(await account_balances(affiliate_id), await next_unlock_at(affiliate_id))
 
 
 async def access_own_profile(user: CurrentUser) -> AffiliateProfileRow:

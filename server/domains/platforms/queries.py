@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import msgspec
 
+from core.platforms import Platform, hostname, platform_for_host
 from core.settings import Settings, get_settings
 
-
-class Platform(str, Enum):
-    WEOKTO = "weokto"
-    STAM = "stam"
+__all__ = ["Branding", "Platform", "branding", "hostname", "platform_for_host"]
 
 
 class Branding(msgspec.Struct, frozen=True):
@@ -45,19 +41,6 @@ def _branding(settings: Settings) -> dict[Platform, Branding]:
             cookie_name="stam_session",
         ),
     }
-
-
-def hostname(host_header: str) -> str:
-    """Host header without port, lower-cased (IPv6 literals keep their brackets)."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host.split("]", 1)[0] + "]"
-    return host.rsplit(":", 1)[0] if ":" in host else host
-
-
-def platform_for_host(host_header: str, settings: Settings | None = None) -> Platform:
-    settings = settings or get_settings()
-    return Platform.STAM if hostname(host_header) in settings.stam_hosts else Platform.WEOKTO
 
 
 def branding(platform: Platform, settings: Settings | None = None) -> Branding:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-from db.affiliates.tables import LedgerEntry
+from server.domains.affiliates.queries import account_balances, sql
 from server.domains.affiliates.schemas import (
     AFFILIATE_ACCOUNTS,
     AVAILABLE,
@@ -16,7 +14,6 @@ from server.domains.affiliates.schemas import (
     PAID_OUT,
     PLATFORM_COMMISSIONS,
     AffiliateProfileRow,
-    account_sums,
     profile_row,
 )
 from server.domains.affiliates.schemas import COMMISSION_CURRENCY as CURRENCY
@@ -50,11 +47,6 @@ class Leg(msgspec.Struct, frozen=True):
 
 class Unbalanced(ValueError):
     pass
-
-
-async def sql(query: str, *args: Any) -> list[dict[str, Any]]:
-    """Raw SQL on the current transaction's connection (Piccolo `{}` placeholders)."""
-    return await LedgerEntry.raw(query, *args)
 
 
 async def post(
@@ -112,16 +104,6 @@ async def posted(keys: list[str]) -> set[str]:
         keys,
     )
     return {r["idempotency_key"] for r in rows}
-
-
-async def account_balances(affiliate_id: int) -> dict[str, int]:
-    """Every account of one affiliate, summed from its entries (missing accounts are 0)."""
-    rows = await sql(
-        "SELECT account, COALESCE(sum(amount_cents), 0)::bigint AS total "
-        "FROM ledger_entries WHERE affiliate = {} GROUP BY account",
-        affiliate_id,
-    )
-    return account_sums({r["account"]: r["total"] for r in rows})
 
 
 async def lock_profile(affiliate_id: int) -> AffiliateProfileRow | None:

@@ -14,6 +14,7 @@ import pytest
 from core.settings import get_settings
 from db.billing.tables import StripeEvent
 from server.domains.billing.actions import webhooks
+from server.integrations.stripe import EventView
 
 
 def signed(payload: bytes, secret: str | None = None, at: int | None = None) -> dict[str, str]:
@@ -101,8 +102,8 @@ async def test_rotated_secrets_are_all_accepted(client, monkeypatch):
 async def test_processing_records_failures_and_succeeds_on_retry(monkeypatch):
     calls: list[str] = []
 
-    async def flaky(evt: dict) -> None:
-        calls.append(evt["id"])
+    async def flaky(evt: EventView) -> None:
+        calls.append(evt.id)
         if len(calls) == 1:
             raise RuntimeError("database hiccup")
 
@@ -123,7 +124,7 @@ async def test_processing_records_failures_and_succeeds_on_retry(monkeypatch):
 
 
 async def test_an_orphaned_claim_is_taken_over_after_the_lease(monkeypatch):
-    async def ok(evt: dict) -> None:
+    async def ok(evt: EventView) -> None:
         return None
 
     monkeypatch.setitem(webhooks.HANDLERS, "test.ok", ok)
@@ -189,9 +190,9 @@ async def test_the_drain_runs_handlers_and_retries_a_failure_on_its_own(monkeypa
     calls: list[str] = []
     queued: list[tuple] = []
 
-    async def flaky(evt: dict) -> None:
-        calls.append(evt["id"])
-        if evt["id"] == "evt_bad":
+    async def flaky(evt: EventView) -> None:
+        calls.append(evt.id)
+        if evt.id == "evt_bad":
             raise RuntimeError("boom")
 
     async def fake_enqueue(name: str, *args: object) -> None:

@@ -60,7 +60,7 @@ async def test_a_mass_disconnect_waits_for_connections_instead_of_failing():
     stay "online" with no socket."""
     import asyncio
 
-    from server import redis as redis_module
+    from core import redis as redis_module
 
     users = range(1000, 1000 + 4 * redis_module.MAX_CONNECTIONS)
     await asyncio.gather(*(presence.connect(u, f"sid-{u}") for u in users))

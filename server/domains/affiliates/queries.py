@@ -9,8 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from db.affiliates.tables import LedgerEntry
-from server.domains.affiliates import schemas as ledger
 from server.domains.affiliates.schemas import (
+    AVAILABLE,
+    DEBT,
+    FROZEN,
+    LOCKED,
+    PAID_OUT,
     AffiliateProfileRow,
     Balances,
     EntryType,
@@ -47,11 +51,11 @@ async def account_balances(affiliate_id: int) -> dict[str, int]:
 
 def balances_from(sums: dict[str, int], next_unlock_at: datetime | None) -> Balances:
     return Balances(
-        locked=sums[ledger.LOCKED],
-        frozen=sums[ledger.FROZEN],
-        available=sums[ledger.AVAILABLE],
-        paid_out=sums[ledger.PAID_OUT],
-        debt=-sums[ledger.DEBT],
+        locked=sums[LOCKED],
+        frozen=sums[FROZEN],
+        available=sums[AVAILABLE],
+        paid_out=sums[PAID_OUT],
+        debt=-sums[DEBT],
         next_unlock_at=next_unlock_at,
     )
 

@@ -99,12 +99,25 @@ def celery_ready(node: str) -> Callable[[], bool]:
     return check
 
 
+TRUNCATE_ATTEMPTS = 5
+
+
 async def truncate_tables(database_url: str, tables: Sequence[str]) -> None:
     if not tables:
         return
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(f"TRUNCATE TABLE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        # A worker task of the previous test may still be writing: its row locks and the
+        # TRUNCATE's table lock can deadlock, and PostgreSQL may pick the TRUNCATE as the victim.
+        # The other side finishes quickly, so trying again is enough.
+        for attempt in range(TRUNCATE_ATTEMPTS):
+            try:
+                await conn.execute(f"TRUNCATE TABLE {', '.join(tables)} RESTART IDENTITY CASCADE")
+                return
+            except asyncpg.exceptions.DeadlockDetectedError:
+                if attempt == TRUNCATE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
     finally:
         await conn.close()
 

@@ -8,13 +8,18 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := $(if $(wildcard package.json),node_modules/.installed)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint deps node chromium
+.PHONY: run test faults lint deps node chromium
 
 run: deps
 	$(PY) -m devtools.run
 
 test: deps chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault and load suite at the issue's scale (each case also runs, shorter, inside `make test`).
+# Prints every case's figures and its bound, and writes them to .faults/figures.json.
+faults: deps chromium
+	FAULTS_FULL=1 $(PY) -m pytest tests/faults -o timeout=1800 $(PYTEST_ARGS)
 
 # The guardrails CI enforces: lint and format (ruff), types (mypy, level in pyproject.toml) and
 # the import contracts (import-linter: layers, no dev toolbox in the product, domain borders,

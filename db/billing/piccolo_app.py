@@ -10,6 +10,7 @@ from db.billing.tables import (
     BillingCustomer,
     Invoice,
     MailNotice,
+    MailRefusal,
     PaymentButton,
     Plan,
     Product,
@@ -31,6 +32,7 @@ APP_CONFIG = AppConfig(
         Invoice,
         RefundRequest,
         MailNotice,
+        MailRefusal,
     ],
     migration_dependencies=["db.chat.piccolo_app"],
 )

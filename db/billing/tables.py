@@ -1,8 +1,19 @@
-"""Billing tables: Stripe events (stored once by id), and the catalog (products, plans, buttons)."""
+"""Billing tables: Stripe events (stored once by id), the catalog (products, plans, buttons),
+purchases and invoices, and billing mails sent once each (and refusals of the mail server)."""
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    BigInt,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
@@ -18,7 +29,8 @@ class StripeEvent(Table, tablename="stripe_events"):
     stripe_id = Varchar(length=255, unique=True)
     type = Varchar(length=100, index=True)
     livemode = Varchar(length=5, default="false")
-    stripe_created = Integer()
+    # Stripe's Unix time: bigint, as a signed event may carry any value (2^31 overflowed int).
+    stripe_created = BigInt()
     payload = JSONB()
     # received -> processing -> succeeded | failed (retried) ; unhandled types end "ignored"
     status = Varchar(length=16, default="received", index=True)
@@ -151,5 +163,22 @@ class MailNotice(Table, tablename="mail_notices"):
     ref = Varchar(length=255)  # type: ignore[assignment]  # shadows Table.ref(); read by raw SQL only
     user = ForeignKey(User, on_delete=OnDelete.cascade)
     sent_at = Timestamptz(default=TimestamptzNow())
+    # sent: the mail server accepted it; refused: it refused the address for good (5xx), so
+    # the notice is settled and never retried (the reason is in mail_refusals too).
+    status = Varchar(length=16, default="sent")
+    detail = Text(default="")
 
     unique_notice = Unique(["kind", "ref"])
+
+
+class MailRefusal(Table, tablename="mail_refusals"):
+    """A mail the SMTP server refused for good (5xx): what ops look at, never retried."""
+
+    id: Serial  # the implicit primary key, declared for the type checker
+
+    kind = Varchar(length=32)  # login, receipt, dunning, renewal-7d, ...
+    ref = Varchar(length=255)  # type: ignore[assignment]  # shadows Table.ref(); read by raw SQL only
+    address = Varchar(length=320, index=True)
+    code = Integer()
+    reason = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)

@@ -233,3 +233,94 @@ async def test_a_queue_outage_is_503_and_stripes_retry_still_gets_processed(
     retry = await client.post("/webhooks/stripe", content=body, headers=signed(body))
     assert retry.status_code == 200 and retry.json()["duplicate"] is True
     assert await _wait_status("evt_outage") == "ignored"
+
+
+def event_with(event_id: str, created: int | None = None, note: str = "") -> bytes:
+    body = json.loads(event(event_id))
+    if created is not None:
+        body["created"] = created
+    body["data"]["object"]["description"] = note
+    return json.dumps(body).encode()
+
+
+async def test_events_postgres_cannot_store_as_sent_are_stored_and_never_fail_others(client):
+    """A `created` past 2^31 and a NUL in a string arrive among valid events: all 200."""
+    bodies = [event_with(f"evt_ok_{i}") for i in range(8)]
+    bodies += [event_with("evt_far", created=2**31 + 5), event_with("evt_nul", note="a\u0000b")]
+    assert b"\\u0000" in bodies[-1]  # the JSON escape PostgreSQL's jsonb refuses
+    answers = await asyncio.gather(
+        *(client.post("/webhooks/stripe", content=b, headers=signed(b)) for b in bodies)
+    )
+    assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers]
+    rows = {r["stripe_id"]: r for r in await StripeEvent.select().output(load_json=True)}
+    assert len(rows) == 10
+    assert rows["evt_far"]["stripe_created"] == 2**31 + 5
+    # The NUL is kept as visible text (escaped), not dropped and not failing the insert.
+    assert rows["evt_nul"]["payload"]["data"]["object"]["description"] == "a\\u0000b"
+    again = await client.post("/webhooks/stripe", content=bodies[-1], headers=signed(bodies[-1]))
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+
+
+async def test_a_row_the_database_refuses_fails_only_its_own_request(client, monkeypatch):
+    import asyncpg
+
+    real = webhooks._insert_many
+    statements: list[int] = []
+
+    async def picky(items):  # the database refuses one row's data (a class 22 error)
+        statements.append(len(items))
+        if any(e.id == "evt_poison" for e, _ in items):
+            raise asyncpg.exceptions.UntranslatableCharacterError("unsupported Unicode escape")
+        return await real(items)
+
+    monkeypatch.setattr(webhooks, "_insert_many", picky)
+    bodies = [event(f"evt_fine_{i}") for i in range(8)] + [event("evt_poison")]
+    answers = await asyncio.gather(
+        *(client.post("/webhooks/stripe", content=b, headers=signed(b)) for b in bodies)
+    )
+    assert [a.status_code for a in answers[:8]] == [200] * 8
+    assert answers[8].status_code == 400
+    assert answers[8].json()["error"]["code"] == "unstorable_event"
+    assert await StripeEvent.count() == 8
+
+
+async def test_a_refused_batch_is_503_for_all_when_the_database_itself_fails(client, monkeypatch):
+    async def down(items):
+        raise ConnectionRefusedError("database down")
+
+    monkeypatch.setattr(webhooks, "_insert_many", down)
+    bodies = [event(f"evt_db_down_{i}") for i in range(3)]
+    answers = await asyncio.gather(
+        *(client.post("/webhooks/stripe", content=b, headers=signed(b)) for b in bodies)
+    )
+    assert [a.status_code for a in answers] == [503] * 3
+
+
+@pytest.mark.parametrize("ahead", [301, 3600, 2**31])
+async def test_a_signature_timestamp_far_in_the_future_is_400(client, ahead):
+    body = event("evt_future")
+    res = await client.post(
+        "/webhooks/stripe", content=body, headers=signed(body, at=int(time.time()) + ahead)
+    )
+    assert res.status_code == 400 and res.json()["error"]["code"] == "invalid_signature"
+    assert await StripeEvent.count() == 0
+
+
+async def test_a_signature_a_little_ahead_of_our_clock_is_accepted(client):
+    body = event("evt_skew")
+    res = await client.post(
+        "/webhooks/stripe", content=body, headers=signed(body, at=int(time.time()) + 30)
+    )
+    assert res.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "head", [{"type": "x" * 101}, {"id": "evt_" + "x" * 260}, {"id": "evt_\u0000"}]
+)
+async def test_an_event_head_no_column_can_hold_is_400(client, head):
+    body = json.loads(event("evt_head"))
+    body.update(head)
+    raw = json.dumps(body).encode()
+    res = await client.post("/webhooks/stripe", content=raw, headers=signed(raw))
+    assert res.status_code == 400 and res.json()["error"]["code"] == "invalid_payload"
+    assert await StripeEvent.count() == 0

@@ -5,14 +5,22 @@ of concurrent requests in one statement) and pokes the drain, so a duplicate or 
 acknowledged without doing anything twice. The stored
 row is the queue: a Celery task drains 'received' rows in batches, claiming them first, so a
 redelivered task or a second drain finds them taken.
+
+A signed event is stored whatever it carries (a far `created`, a NUL in a string: see
+`storable`); should the database still refuse the data of one row, its batch is split until
+that row is alone, so a valid event is never refused because of another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import time
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
+import asyncpg
 import msgspec
 import stripe
 import structlog
@@ -21,7 +29,7 @@ from core.redis import get_redis
 from core.settings import get_settings
 from db.billing.tables import StripeEvent
 from server.domains.billing.actions.handlers import HANDLERS
-from server.errors import ClientError
+from server.errors import AppError, ClientError
 from server.integrations.stripe import decode_event, verify_signature
 from server.jobs import Unavailable, enqueue
 
@@ -37,13 +45,22 @@ DRAIN_FLAG = "billing:stripe:drain"
 # Only a safety net (a lost task): a drain deletes the flag itself before its last look.
 DRAIN_FLAG_TTL_S = 60
 DRAIN_TASK = "tasks.billing.drain_stripe_events"
+# verify_signature refuses a signature older than this; Stripe's library does not refuse one
+# from the future, which would stretch the replay window forward: refused here, with the same
+# allowance for clock skew.
+SIGNATURE_TOLERANCE_S = 300
+
+# Printable ASCII within its column's length: a Stripe id or type holds nothing else, and a
+# value its column cannot take would only fail the insert.
+_Id = Annotated[str, msgspec.Meta(pattern="^[ -~]+$", max_length=255)]
+_Type = Annotated[str, msgspec.Meta(pattern="^[ -~]+$", max_length=100)]
 
 
 class EventHead(msgspec.Struct):
     """What the accept path needs of an event (the rest is stored as received)."""
 
-    id: str
-    type: str
+    id: _Id
+    type: _Type
     created: int
     livemode: bool = False
 
@@ -61,6 +78,12 @@ class _EventLike(Protocol):
 
 
 _decode_head = msgspec.json.Decoder(EventHead).decode
+_TIMESTAMP = re.compile(r"(?:^|,)\s*t=(\d+)")
+
+
+def _signed_in_the_future(signature: str) -> bool:
+    match = _TIMESTAMP.search(signature)
+    return match is not None and int(match.group(1)) > time.time() + SIGNATURE_TOLERANCE_S
 
 
 def verify(payload: bytes, signature: str | None) -> EventHead:
@@ -71,6 +94,8 @@ def verify(payload: bytes, signature: str | None) -> EventHead:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ClientError("The payload is not a Stripe event", code="invalid_payload") from exc
+    if _signed_in_the_future(signature):
+        raise ClientError("Invalid or stale Stripe signature", code="invalid_signature")
     for secret in get_settings().stripe_webhook_secrets:
         try:
             verify_signature(text, signature, secret)
@@ -81,15 +106,39 @@ def verify(payload: bytes, signature: str | None) -> EventHead:
         raise ClientError("Invalid or stale Stripe signature", code="invalid_signature")
     try:
         return _decode_head(payload)
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError as exc:  # a ValidationError too: a head no column can hold
         raise ClientError("The payload is not a Stripe event", code="invalid_payload") from exc
+
+
+# jsonb refuses a NUL and a lone surrogate in a string (\u0000, \ud800), though JSON allows them.
+_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        # Kept as their visible escapes: "a<NUL>b" is stored as the text "a\u0000b".
+        return value.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode()
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    return value
+
+
+def storable(payload: bytes) -> str:
+    """The payload as jsonb stores it: as sent, unless a string holds a NUL or a lone surrogate,
+    which are escaped (the signature was checked on the original; handlers read only ids)."""
+    text = payload.decode("utf-8")
+    if not _UNSTORABLE.search(text):
+        return text
+    return json.dumps(_escaped(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
 
 
 _INSERT_MANY = (
     "INSERT INTO stripe_events (stripe_id, type, livemode, stripe_created, payload, status, "
     "attempts, last_error, received_at) SELECT u.stripe_id, u.type, u.livemode, u.created, "
     "u.payload::jsonb, 'received', 0, '', now() FROM unnest({}::text[], {}::text[], {}::text[], "
-    "{}::int[], {}::text[]) AS u(stripe_id, type, livemode, created, payload) "
+    "{}::bigint[], {}::text[]) AS u(stripe_id, type, livemode, created, payload) "
     "ON CONFLICT (stripe_id) DO NOTHING RETURNING stripe_id"
 )
 
@@ -102,7 +151,7 @@ async def _insert_many(items: list[tuple[_EventLike, bytes]]) -> set[str]:
         [e.type for e, _ in items],
         [str(bool(e.livemode)).lower() for e, _ in items],
         [int(e.created) for e, _ in items],
-        [p.decode("utf-8") for _, p in items],
+        [storable(p) for _, p in items],
     )
     return {r["stripe_id"] for r in rows}
 
@@ -110,6 +159,44 @@ async def _insert_many(items: list[tuple[_EventLike, bytes]]) -> set[str]:
 async def do_record_event(event: _EventLike, payload: bytes) -> bool:
     """Store the event once; False when this Stripe id was already received."""
     return event.id in await _insert_many([(event, payload)])
+
+
+_Waiting = tuple[EventHead, bytes, "asyncio.Future[bool]"]
+# What the database says of one row's values (class 22 data exceptions, class 23 constraints,
+# and asyncpg's own encoding errors, which are ValueErrors): splitting the batch isolates them.
+# Anything else (a connection lost, a timeout) is the database's state, the same for every row.
+_ROW_ERRORS = (
+    asyncpg.exceptions.DataError,
+    asyncpg.exceptions.IntegrityConstraintViolationError,
+    ValueError,
+)
+
+
+def _refuse(batch: list[_Waiting], error: AppError) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(error)
+
+
+async def _insert_isolated(batch: list[_Waiting]) -> tuple[list[_Waiting], set[str]]:
+    """Insert the batch in one statement; when a row's data is refused, halves are tried apart
+    until that row is alone, which alone is refused (4xx: Stripe's retries cannot help it).
+    Returns the waiting requests whose rows are stored, and the ids that were new."""
+    try:
+        return batch, await _insert_many([(e, p) for e, p, _ in batch])
+    except _ROW_ERRORS as exc:
+        if len(batch) > 1:
+            half = len(batch) // 2
+            first, fresh_first = await _insert_isolated(batch[:half])
+            second, fresh_second = await _insert_isolated(batch[half:])
+            return first + second, fresh_first | fresh_second
+        log.error("stripe event not storable", stripe_id=batch[0][0].id, error=repr(exc))
+        _refuse(batch, ClientError("The event could not be stored", code="unstorable_event"))
+    except Exception:
+        # A 503 makes Stripe retry; a row already stored then comes back as a duplicate.
+        log.exception("stripe events not accepted", count=len(batch))
+        _refuse(batch, Unavailable("Could not store the event, try again shortly"))
+    return [], set()
 
 
 class Intake:
@@ -121,7 +208,7 @@ class Intake:
     MAX_BATCH = 200
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[EventHead, bytes, asyncio.Future[bool]]] = []
+        self._waiting: list[_Waiting] = []
         self._busy = False
 
     async def accept(self, event: EventHead, payload: bytes) -> bool:
@@ -145,23 +232,18 @@ class Intake:
             self._busy = False
 
     @staticmethod
-    async def _store(batch: list[tuple[EventHead, bytes, asyncio.Future[bool]]]) -> None:
+    async def _store(batch: list[_Waiting]) -> None:
+        stored, fresh = await _insert_isolated(batch)
+        if not stored:
+            return
         try:
-            fresh = await _insert_many([(e, p) for e, p, _ in batch])
             await request_drain()
         except Exception as exc:
-            # A 503 makes Stripe retry; a row already stored then comes back as a duplicate.
-            log.exception("stripe events not accepted", count=len(batch))
-            error = (
-                exc
-                if isinstance(exc, Unavailable)
-                else Unavailable("Could not store the event, try again shortly")
-            )
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            log.exception("stripe events stored, no drain queued", count=len(stored))
+            unavailable = Unavailable("Could not store the event, try again shortly")
+            _refuse(stored, exc if isinstance(exc, Unavailable) else unavailable)
             return
-        for event, _, future in batch:
+        for event, _, future in stored:
             if not future.done():  # a request cancelled meanwhile (client gone) has no answer
                 future.set_result(event.id in fresh)
             fresh.discard(event.id)  # the same id twice in one batch: only the first is new

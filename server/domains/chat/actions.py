@@ -36,7 +36,7 @@ from server.domains.chat.schemas import (
     ReadResult,
     SendResult,
 )
-from server.domains.guilds.queries import ChannelAccess, access_channel, channel_read
+from server.domains.guilds.queries import ChannelAccess, access_channel, can_read, channel_read
 from server.errors import ClientError, Conflict, Forbidden, NotFound, RateLimited
 from server.ratelimit import Limit, hit
 
@@ -125,22 +125,32 @@ async def check_send_message(
     draft = prepare(content)
     await _limit(user.id, f"c{channel_id}")
     await _slow_mode(ch, user.id)
-    mentioned = await _mentioned_members(ch.access.guild_id, draft.content, user.id)
+    mentioned = await _mentioned_members(ch, draft.content, user.id)
     return await do_send(user, stream, draft, client_msg_id, mentioned)
 
 
-async def _mentioned_members(guild_id: int, content: str, author_id: int) -> list[int]:
+async def _mentioned_members(ch: ChannelAccess, content: str, author_id: int) -> list[int]:
+    """Members named in the message who can read its channel: a mention carries the whole
+    message, so a member locked out of a paid channel must not get one from it."""
     names = mention_names(content)
     if not names:
         return []
     rows = await GuildMember.raw(
-        'SELECT u.id FROM guild_members m JOIN users u ON u.id = m."user" '
+        'SELECT u.id, m.role, m.paid_access FROM guild_members m JOIN users u ON u.id = m."user" '
         "WHERE m.guild = {} AND lower(u.display_name) = ANY({}::text[]) AND u.id <> {}",
-        guild_id,
+        ch.access.guild_id,
         sorted(names),
         author_id,
     )
-    return sorted(r["id"] for r in rows)[:50]
+    readers = [
+        r["id"]
+        for r in rows
+        if can_read(
+            ch.channel,
+            msgspec.structs.replace(ch.access, role=r["role"], paid_access=r["paid_access"]),
+        )
+    ]
+    return sorted(readers)[:50]
 
 
 # One statement: number the message, store it and move the sender's read marker. It runs
@@ -279,9 +289,7 @@ async def check_edit_message(user: CurrentUser, message_id: int, content: str) -
     if ch is not None and ch.access.timed_out():
         check_can_send(ch)
     draft = prepare(content)
-    mentioned = (
-        await _mentioned_members(stream.guild_id, draft.content, user.id) if stream.guild_id else []
-    )
+    mentioned = await _mentioned_members(ch, draft.content, user.id) if ch is not None else []
     async with atomic():
         await Message.update(
             {

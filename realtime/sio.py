@@ -1,5 +1,8 @@
 """The Socket.IO server object alone, on the Redis backplane with the fan-out engine.
 
+The manager is the fan-out engine's Redis manager with the backplane's listener
+(`realtime.backplane`): back within a second of Redis answering, and a resync for local sockets.
+
 The connect and event handlers (`server.sockets`) register on it; lower layers that only need
 the object (room operations, disconnects) import it from here, so nothing imports the handlers.
 """
@@ -10,13 +13,18 @@ import socketio
 
 from core.settings import get_settings
 from realtime import presence
+from realtime.backplane import ListenerStatus, listening_manager
 from realtime.emitter import CHANNEL
 from realtime.fanout import FanoutRedisManager, FanoutServer
 
 
-def _make_server() -> socketio.AsyncServer:
+def make_manager(redis_url: str) -> socketio.AsyncRedisManager:
+    """The backplane: the fan-out engine's Redis manager with the quick listener."""
+    return listening_manager(FanoutRedisManager)(redis_url, channel=CHANNEL)
+
+
+def make_server(manager: socketio.AsyncManager) -> socketio.AsyncServer:
     settings = get_settings()
-    manager = FanoutRedisManager(settings.redis_url, channel=CHANNEL)
     return FanoutServer(
         async_mode="asgi",
         client_manager=manager,
@@ -29,7 +37,20 @@ def _make_server() -> socketio.AsyncServer:
     )
 
 
-sio = _make_server()
+sio = make_server(make_manager(get_settings().redis_url))
+
+
+def start_backplane() -> None:
+    """Start the Redis listener with the process, so /readyz covers it from the start
+    (python-socketio would start it with the first socket)."""
+    if not sio.manager_initialized:
+        sio.manager_initialized = True
+        sio.manager.initialize()
+
+
+def backplane_status() -> ListenerStatus:
+    status: ListenerStatus = sio.manager.status
+    return status
 
 
 async def leave_rooms(user_id: int, rooms: list[str]) -> None:

@@ -147,6 +147,29 @@ async def test_confirmation_is_pushed_to_the_buyer_and_the_page_shows_it(
     await sock.disconnect()
 
 
+async def test_a_purchase_not_yet_named_by_its_session_is_found_through_stripe(
+    shop, make_client, login
+):
+    """invoice.paid can create the purchase before checkout.session.completed names the
+    session: the status then asks Stripe which subscription the session made."""
+    buyer = await make_client()
+    me = (await login(buyer, "early-invoice@example.com"))["user"]
+    session_id = await _buy(shop, buyer)
+
+    async def named():
+        row = await _purchase_of(me["id"])
+        return row if row and row["stripe_checkout_session_id"] == session_id else None
+
+    purchase = await _until(named)
+    await Purchase.update({Purchase.stripe_checkout_session_id: None}).where(
+        Purchase.id == purchase["id"]
+    )
+    status = await buyer.get(f"/api/payments/checkout-status?session_id={session_id}")
+    assert status.json() == {"confirmed": True, "guild_slug": "vip-guild"}
+    page = await buyer.get(f"/checkout/success?session_id={session_id}")
+    assert 'data-state="confirmed"' in page.text and "VIP" in page.text
+
+
 async def test_buyers_see_only_their_own_purchases(shop, make_client, login):
     alice, bob = await make_client(), await make_client()
     a = (await login(alice, "alice-buys@example.com"))["user"]

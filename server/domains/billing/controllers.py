@@ -13,7 +13,7 @@ from server.domains.auth.schemas import Role
 from server.domains.billing import queries, receipts
 from server.domains.billing.actions import refunds, webhooks
 from server.domains.billing.actions.checkout import CheckoutStarted, check_start_checkout
-from server.domains.billing.schemas import AccessRead, PurchaseRead, WebhookAck
+from server.domains.billing.schemas import AccessRead, PurchaseRead, RefundRead, WebhookAck
 from server.domains.tracking.actions import check_claim
 from server.domains.tracking.cookie import COOKIE_NAME as REF_COOKIE
 from server.errors import error_responses
@@ -79,7 +79,7 @@ class PurchaseController(Controller):
     ) -> Response[bytes]:
         """The PDF receipt of a paid invoice of my purchase."""
         row = await receipts.access_receipt(request.user, purchase_id, invoice_id)
-        name = receipts.receipt_number(row["platform"], row["id"])
+        name = receipts.receipt_number(row.platform, row.id)
         return Response(
             receipts.render_receipt(row),
             media_type="application/pdf",
@@ -127,12 +127,12 @@ class RefundController(Controller):
     @post("/request", status_code=201, responses=error_responses(400, 401, 404, 409))
     async def request_refund(
         self, request: Request[Any, Any, Any], data: JSONBody[RefundAsk]
-    ) -> refunds.RefundRead:
+    ) -> RefundRead:
         """Ask for a refund of a purchase's latest payment (within 14 days)."""
         return await refunds.check_request_refund(request.user, data.purchase_id, data.reason)
 
     @get("/", responses=error_responses(401))
-    async def my_refunds(self, request: Request[Any, Any, Any]) -> list[refunds.RefundRead]:
+    async def my_refunds(self, request: Request[Any, Any, Any]) -> list[RefundRead]:
         return await refunds.list_for_user(request.user)
 
 
@@ -146,7 +146,7 @@ class OwnerRefundController(Controller):
         self,
         request: Request[Any, Any, Any],
         status: FromQuery[Literal["pending", "approved", "rejected"] | None] = None,
-    ) -> list[refunds.RefundRead]:
+    ) -> list[RefundRead]:
         return await refunds.list_for_owner(request.user, status)
 
     @post(
@@ -154,7 +154,7 @@ class OwnerRefundController(Controller):
     )
     async def approve(
         self, request: Request[Any, Any, Any], request_id: FromPath[int]
-    ) -> refunds.RefundRead:
+    ) -> RefundRead:
         """Refund through Stripe (idempotent) and cancel the subscription; access ends."""
         return await refunds.check_approve(request.user, request_id)
 
@@ -166,7 +166,7 @@ class OwnerRefundController(Controller):
         request: Request[Any, Any, Any],
         request_id: FromPath[int],
         data: JSONBody[RefundDecision],
-    ) -> refunds.RefundRead:
+    ) -> RefundRead:
         return await refunds.check_reject(request.user, request_id, data.reason)
 
 
@@ -190,5 +190,5 @@ class CheckoutStatusController(Controller):
         connects, so a push sent before it connected is not missed)."""
         found = await queries.purchase_for_session(request.user, session_id)
         return CheckoutStatus(
-            confirmed=found is not None, guild_slug=found["guild_slug"] if found else None
+            confirmed=found is not None, guild_slug=found.guild_slug if found else None
         )

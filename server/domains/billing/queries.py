@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from piccolo.columns.combination import Combinable
 
 from db.billing.tables import Invoice, Product, Purchase
 from db.guilds.tables import Guild
 from server.domains.auth.schemas import CurrentUser
 from server.domains.billing.receipts import receipt_number, receipt_path
-from server.domains.billing.schemas import AccessRead, InvoiceRead, PurchaseRead
+from server.domains.billing.schemas import AccessRead, InvoiceRead, PurchaseRead, SessionPurchase
 from server.domains.paid_access import PurchaseTerms, decide_access, purchase_access
 from server.errors import NotFound
 
@@ -128,38 +129,37 @@ def _purchase_columns() -> tuple[Any, ...]:
     return (
         Purchase.id,
         Purchase.status,
-        Purchase.guild,
+        Purchase.guild.as_alias("guild_id"),
         Purchase.guild.slug.as_alias("guild_slug"),
         Purchase.product.name.as_alias("product_name"),
     )
 
 
-async def purchase_for_session(user: CurrentUser, session_id: str) -> dict[str, Any] | None:
+async def _session_purchase(where: Combinable) -> SessionPurchase | None:
+    row = await Purchase.select(*_purchase_columns()).where(where).first()
+    return None if row is None else msgspec.convert(row, SessionPurchase)
+
+
+async def purchase_for_session(user: CurrentUser, session_id: str) -> SessionPurchase | None:
     """The buyer's purchase made by this Checkout Session, if Stripe has confirmed it yet."""
     if not session_id:
         return None
-    found = (
-        await Purchase.select(*_purchase_columns())
-        .where((Purchase.stripe_checkout_session_id == session_id) & (Purchase.user == user.id))
-        .first()
+    found = await _session_purchase(
+        (Purchase.stripe_checkout_session_id == session_id) & (Purchase.user == user.id)
     )
     if found is not None:
         return found
     # invoice.paid may have created the purchase before checkout.session.completed named the
     # session: ask Stripe which subscription the session made.
-    from server.integrations.stripe import client
+    from server.integrations.stripe import CheckoutSessionView, client
 
     try:
-        session = (await client().v1.checkout.sessions.retrieve_async(session_id)).to_dict()
+        stripe_session = await client().v1.checkout.sessions.retrieve_async(session_id)
     except Exception:  # unknown id, or Stripe unreachable: not confirmed yet
         return None
-    if session.get("client_reference_id") != str(user.id) or not session.get("subscription"):
+    session = msgspec.convert(stripe_session.to_dict(), CheckoutSessionView)
+    if session.client_reference_id != str(user.id) or not session.subscription:
         return None
-    return (
-        await Purchase.select(*_purchase_columns())
-        .where(
-            (Purchase.stripe_subscription_id == session["subscription"])
-            & (Purchase.user == user.id)
-        )
-        .first()
+    return await _session_purchase(
+        (Purchase.stripe_subscription_id == session.subscription) & (Purchase.user == user.id)
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any
 
+import msgspec
 from fpdf import FPDF
 
 from db.billing.tables import Invoice
 from server.domains.auth.schemas import CurrentUser
+from server.domains.billing.schemas import ReceiptRow
 from server.domains.platforms.queries import Platform, branding
 from server.errors import Conflict, NotFound
 from server.i18n import format_date, format_money, gettext, locale_for_user, normalize
@@ -31,7 +31,7 @@ def receipt_path(purchase_id: int, invoice_id: int) -> str:
     return f"/api/purchases/{purchase_id}/invoices/{invoice_id}/receipt.pdf"
 
 
-async def access_receipt(user: CurrentUser, purchase_id: int, invoice_id: int) -> dict[str, Any]:
+async def access_receipt(user: CurrentUser, purchase_id: int, invoice_id: int) -> ReceiptRow:
     """The buyer's own paid invoice; anyone else's is simply not found."""
     rows = await Invoice.raw(
         _SELECT + 'WHERE i.id = {} AND i.purchase = {} AND p."user" = {}',
@@ -43,7 +43,7 @@ async def access_receipt(user: CurrentUser, purchase_id: int, invoice_id: int) -
         raise NotFound("No such invoice", code="invoice_not_found")
     if rows[0]["status"] != "paid" or rows[0]["paid_at"] is None:
         raise Conflict("This invoice is not paid: it has no receipt", code="invoice_not_paid")
-    return rows[0]
+    return msgspec.convert(rows[0], ReceiptRow)
 
 
 _PLAIN = str.maketrans(
@@ -73,9 +73,9 @@ def _money(cents: int, currency: str, locale: str) -> str:
     return re.sub(r"^([A-Z]{3})(?=\d)", r"\1 ", _latin1(format_money(cents, currency, locale)))
 
 
-def receipt_locale(row: dict[str, Any]) -> str:
+def receipt_locale(row: ReceiptRow) -> str:
     """The buyer's saved language, else their platform's."""
-    return normalize(row.get("buyer_locale")) or locale_for_user(None, row["platform"])
+    return normalize(row.buyer_locale) or locale_for_user(None, row.platform)
 
 
 def _line(pdf: FPDF, label: str, value: str) -> None:
@@ -85,13 +85,13 @@ def _line(pdf: FPDF, label: str, value: str) -> None:
     pdf.cell(0, 8, _latin1(value), new_x="LMARGIN", new_y="NEXT")
 
 
-def render_receipt(row: dict[str, Any]) -> bytes:
+def render_receipt(row: ReceiptRow) -> bytes:
     """The PDF in the buyer's language: labels, amounts and the date."""
-    brand = branding(Platform(row["platform"]))
+    brand = branding(Platform(row.platform))
     locale = receipt_locale(row)
 
-    paid_at: datetime = row["paid_at"]
-    number = receipt_number(row["platform"], row["id"])
+    paid_at = row.paid_at
+    number = receipt_number(row.platform, row.id)
     pdf = FPDF(format="A4")
     pdf.set_title(
         _latin1(gettext("{brand} receipt {number}", locale).format(brand=brand.name, number=number))
@@ -106,20 +106,20 @@ def render_receipt(row: dict[str, Any]) -> bytes:
     pdf.ln(4)
     _line(pdf, gettext("Receipt number", locale), number)
     _line(pdf, gettext("Date paid", locale), format_date(paid_at, "long", locale))
-    _line(pdf, gettext("Billed to", locale), row["email"])
-    _line(pdf, gettext("Product", locale), f"{row['product']} ({row['plan']})")
+    _line(pdf, gettext("Billed to", locale), row.email)
+    _line(pdf, gettext("Product", locale), f"{row.product} ({row.plan})")
     _line(
         pdf,
         gettext("Amount paid", locale),
-        _money(row["amount_paid_cents"], row["currency"], locale),
+        _money(row.amount_paid_cents, row.currency, locale),
     )
-    if row["amount_refunded_cents"]:
+    if row.amount_refunded_cents:
         _line(
             pdf,
             gettext("Refunded", locale),
-            _money(row["amount_refunded_cents"], row["currency"], locale),
+            _money(row.amount_refunded_cents, row.currency, locale),
         )
-    _line(pdf, gettext("Invoice reference", locale), row["stripe_invoice_id"])
+    _line(pdf, gettext("Invoice reference", locale), row.stripe_invoice_id)
     pdf.ln(6)
     pdf.set_font("Helvetica", "", 9)
     footer = gettext(

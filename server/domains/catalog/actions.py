@@ -75,7 +75,7 @@ async def check_update_product(
     current = await queries.access_product(user, product_id)
     changes = _changes(data)
     if not changes:
-        return queries.product_read(current)
+        return current
     async with atomic():
         rows = (
             await Product.update({**changes, "updated_at": datetime.now(UTC)})
@@ -127,9 +127,9 @@ async def check_update_plan(user: CurrentUser, plan_id: int, data: PlanUpdate) -
     current = await queries.access_plan(user, plan_id)
     changes = _changes(data)
     if "commission_percent" in changes:
-        _commission_percent(current["currency"], changes["commission_percent"])
+        _commission_percent(current.currency, changes["commission_percent"])
     if not changes:
-        return queries.plan_read(current)
+        return current
     async with atomic():
         rows = await Plan.update(changes).where(Plan.id == plan_id).returning(*Plan.all_columns())
     if "active" in changes:
@@ -145,8 +145,8 @@ async def check_create_button(user: CurrentUser, data: ButtonCreate) -> ButtonRe
             rows = await PaymentButton.insert(
                 PaymentButton(
                     button_key=key,
-                    product=plan["product"],
-                    plan=plan["id"],
+                    product=plan.product_id,
+                    plan=plan.id,
                     display_name=data.display_name,
                     description=data.description,
                     cta_text=data.cta_text,
@@ -166,7 +166,7 @@ async def check_update_button(user: CurrentUser, button_id: int, data: ButtonUpd
     current = await queries.access_button(user, button_id)
     changes = _changes(data)
     if not changes:
-        return queries.button_read(current, user.platform)
+        return current
     async with atomic():
         rows = (
             await PaymentButton.update(changes)

@@ -17,6 +17,8 @@ from server.domains.catalog.schemas import (
 from server.domains.platforms.queries import Platform, branding
 from server.errors import NotFound
 
+# Row mappers: a Piccolo row (a dict) becomes the Struct that leaves the module.
+
 
 def product_read(r: dict[str, Any]) -> ProductRead:
     return ProductRead(
@@ -70,7 +72,8 @@ def button_read(r: dict[str, Any], platform: str) -> ButtonRead:
     )
 
 
-async def access_product(user: CurrentUser, product_id: int) -> dict[str, Any]:
+async def access_product(user: CurrentUser, product_id: int) -> ProductRead:
+    """A product of the caller's platform; another platform's is simply not found."""
     row = (
         await Product.select()
         .where((Product.id == product_id) & (Product.platform == user.platform))
@@ -78,10 +81,11 @@ async def access_product(user: CurrentUser, product_id: int) -> dict[str, Any]:
     )
     if row is None:
         raise NotFound("No such product", code="product_not_found", details={"field": "product_id"})
-    return row
+    return product_read(row)
 
 
-async def access_plan(user: CurrentUser, plan_id: int) -> dict[str, Any]:
+async def access_plan(user: CurrentUser, plan_id: int) -> PlanRead:
+    """A plan of a product of the caller's platform."""
     row = (
         await Plan.select(*Plan.all_columns(), Plan.product.platform.as_alias("platform"))
         .where(Plan.id == plan_id)
@@ -89,10 +93,11 @@ async def access_plan(user: CurrentUser, plan_id: int) -> dict[str, Any]:
     )
     if row is None or row["platform"] != user.platform:
         raise NotFound("No such plan", code="plan_not_found", details={"field": "plan_id"})
-    return row
+    return plan_read(row)
 
 
-async def access_button(user: CurrentUser, button_id: int) -> dict[str, Any]:
+async def access_button(user: CurrentUser, button_id: int) -> ButtonRead:
+    """A payment button of a product of the caller's platform."""
     row = (
         await PaymentButton.select(
             *PaymentButton.all_columns(), PaymentButton.product.platform.as_alias("platform")
@@ -102,7 +107,7 @@ async def access_button(user: CurrentUser, button_id: int) -> dict[str, Any]:
     )
     if row is None or row["platform"] != user.platform:
         raise NotFound("No such payment button", code="button_not_found")
-    return row
+    return button_read(row, user.platform)
 
 
 async def list_products(user: CurrentUser) -> list[ProductRead]:

@@ -11,27 +11,16 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from stripe.params import RefundCreateParams
 
 from db.billing.tables import Invoice, Purchase, RefundRequest
 from db.uow import atomic
 from server.domains.auth.schemas import CurrentUser
+from server.domains.billing.schemas import RefundRead, RefundToDecide
 from server.errors import ClientError, Conflict, NotFound
 from server.integrations.stripe import client
 
 WINDOW = timedelta(days=14)
-
-
-class RefundRead(msgspec.Struct):
-    id: int
-    purchase_id: int
-    user_id: int
-    amount_cents: int
-    currency: str
-    reason: str
-    status: str
-    decision_reason: str
-    created_at: datetime
-    decided_at: datetime | None
 
 
 _SELECT = (
@@ -127,13 +116,14 @@ async def list_for_owner(user: CurrentUser, status: str | None) -> list[RefundRe
     return [refund_read(r) for r in rows]
 
 
-async def _pending(user: CurrentUser, request_id: int) -> dict[str, Any]:
+async def _pending(user: CurrentUser, request_id: int) -> RefundToDecide:
     rows = await RefundRequest.raw(_SELECT + "WHERE r.id = {}", request_id)
     if not rows or rows[0]["platform"] != user.platform:
         raise NotFound("No such refund request", code="refund_not_found")
-    if rows[0]["status"] != "pending":
-        raise Conflict(f"This request is already {rows[0]['status']}", code="refund_decided")
-    return rows[0]
+    req = msgspec.convert(rows[0], RefundToDecide)
+    if req.status != "pending":
+        raise Conflict(f"This request is already {req.status}", code="refund_decided")
+    return req
 
 
 async def _claim(request_id: int) -> None:
@@ -165,26 +155,26 @@ async def check_approve(user: CurrentUser, request_id: int) -> RefundRead:
         "approved",
         "",
         refund_id,
-        req["invoice"],
-        req["amount_cents"],
+        req.invoice,
+        req.amount_cents,
         claimed=True,
     )
     return await _read(request_id)
 
 
-async def _refund_in_stripe(request_id: int, req: dict[str, Any]) -> str:
+async def _refund_in_stripe(request_id: int, req: RefundToDecide) -> str:
+    params: RefundCreateParams = {}
+    if req.stripe_payment_intent_id is not None:  # the library leaves a None out too
+        params["payment_intent"] = req.stripe_payment_intent_id
+    params["amount"] = req.amount_cents
+    params["reason"] = "requested_by_customer"
+    params["metadata"] = {"refund_request_id": str(request_id)}
     refund = await client().v1.refunds.create_async(
-        params={
-            "payment_intent": req["stripe_payment_intent_id"],
-            "amount": req["amount_cents"],
-            "reason": "requested_by_customer",
-            "metadata": {"refund_request_id": str(request_id)},
-        },
-        options={"idempotency_key": f"refund-request-{request_id}"},
+        params=params, options={"idempotency_key": f"refund-request-{request_id}"}
     )
-    if req["stripe_subscription_id"]:
+    if req.stripe_subscription_id:
         await client().v1.subscriptions.cancel_async(
-            req["stripe_subscription_id"],
+            req.stripe_subscription_id,
             options={"idempotency_key": f"refund-cancel-{request_id}"},
         )
     return refund.id

@@ -34,6 +34,9 @@ class CaughtMail(msgspec.Struct, frozen=True, rename={"from_": "from"}):
     text: str
     html: str
     time: str
+    # Stable per billing mail (kind, key): a copy sent again after a worker died between the
+    # SMTP acceptance and the commit carries the same one, so it can be told apart.
+    message_id: str = ""
 
 
 def parse_mail(envelope_from: str, envelope_to: list[str], content: bytes) -> CaughtMail:
@@ -47,6 +50,7 @@ def parse_mail(envelope_from: str, envelope_to: list[str], content: bytes) -> Ca
         text=_part(message, "plain"),
         html=_part(message, "html"),
         time=datetime.now(UTC).isoformat(),
+        message_id=str(message.get("message-id", "")),
     )
 
 

@@ -8,7 +8,9 @@ from typing import Any
 from tasks.app import celery_app
 from tasks.runner import run
 
-# A refused or unreachable mail server is retried with backoff; anything else is a bug.
+# A temporary failure (a 4xx reply, a mail server down or unreachable) is retried with backoff.
+# A permanent refusal (5xx: MailRefused, neither an SMTPException nor an OSError) is final: the
+# billing mails record it with their claim, the login mail here; anything else is a bug.
 RETRY: dict[str, Any] = {
     "acks_late": True,
     "autoretry_for": (smtplib.SMTPException, OSError),
@@ -21,9 +23,15 @@ RETRY: dict[str, Any] = {
 @celery_app.task(name="tasks.mail.send_login_email", bind=True, **RETRY)
 def send_login_email(self: Any, platform: str, email: str) -> bool:
     from server.domains.auth.actions import do_send_login_email
+    from server.domains.mail.actions import do_record_refusal
+    from server.domains.mail.smtp import MailRefused
     from server.domains.platforms.queries import Platform
 
-    return run(do_send_login_email(self.request.id, Platform(platform), email))
+    try:
+        return run(do_send_login_email(self.request.id, Platform(platform), email))
+    except MailRefused as refusal:
+        run(do_record_refusal("login", str(self.request.id), refusal))
+        return False
 
 
 @celery_app.task(name="tasks.mail.send_receipt", **RETRY)
@@ -43,7 +51,7 @@ def send_dunning(stripe_invoice_id: str, subscription_id: str) -> bool:
 
 @celery_app.task(name="tasks.mail.send_renewal_reminders", **RETRY)
 def send_renewal_reminders() -> int:
-    """Daily: 7-day and 1-day renewal reminders, each sent once per period."""
+    """Hourly: 7-day and 1-day renewal reminders, each sent once per period."""
     from server.domains.billing.notices import do_send_reminders
 
     return run(do_send_reminders())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import lru_cache
@@ -38,11 +39,30 @@ def recipient_locale(saved: str | None, platform: Platform | str) -> str:
     return normalize(saved) or locale_for_user(None, platform)
 
 
+def _mail_domain() -> str:
+    return get_settings().mail_from.rpartition("@")[2] or "weokto.local"
+
+
+def stable_message_id(kind: str, key: str) -> str:
+    """The same Message-ID for every attempt at one mail (kind, key): a receiving server that
+    dedupes on it drops the copy sent again after a worker died between the SMTP server's
+    acceptance and the commit of the claim."""
+    digest = hashlib.sha256(f"{kind}\0{key}".encode()).hexdigest()[:32]
+    return f"<{kind}.{digest}@{_mail_domain()}>"
+
+
 def build_message(
-    template: str, to: str, brand: Branding, *, locale: str | None = None, **context: Any
+    template: str,
+    to: str,
+    brand: Branding,
+    *,
+    locale: str | None = None,
+    message_id: str | None = None,
+    **context: Any,
 ) -> EmailMessage:
     """`template`.subject.txt, .txt and .html make one multipart/alternative message,
-    rendered in `locale` (the current locale when None)."""
+    rendered in `locale` (the current locale when None). `message_id`: a stable one for a
+    mail that must go once (stable_message_id), else a fresh one."""
     ctx = {"brand": brand, **context}
     env = _env()
     with use_locale(locale or current_locale()) as lang:
@@ -53,7 +73,7 @@ def build_message(
     msg["Subject"] = subject
     msg["From"] = f"{brand.name} <{get_settings().mail_from}>"
     msg["To"] = to
-    msg["Message-ID"] = make_msgid(domain="weokto.local")
+    msg["Message-ID"] = message_id or make_msgid(domain=_mail_domain())
     msg["Content-Language"] = lang
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")

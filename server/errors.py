@@ -156,6 +156,18 @@ def db_input_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _json(ErrorBody(ErrorDetail("invalid_input", message)), 400)
 
 
+# PostgreSQL down or restarting (db/engine.py UNAVAILABLE_ERRORS): nothing was done, try again.
+DB_UNAVAILABLE_MESSAGE = N_("The service is briefly unavailable, try again shortly")
+RETRY_AFTER_S = 5
+
+
+def unavailable_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request.logger.warning("database unavailable", exc_info=exc)
+    message = gettext(DB_UNAVAILABLE_MESSAGE, request_locale(request))
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return _json(ErrorBody(ErrorDetail("unavailable", message)), 503, headers)
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request.logger.exception("unhandled error", exc_info=exc)
     message = gettext(N_("Internal server error"), request_locale(request))
@@ -168,8 +180,15 @@ def _db_input_errors() -> ExceptionHandlersMap:
     return {DataError: db_input_error_handler}
 
 
+def _db_unavailable_errors() -> ExceptionHandlersMap:
+    from db.engine import UNAVAILABLE_ERRORS
+
+    return dict.fromkeys(UNAVAILABLE_ERRORS, unavailable_error_handler)
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     **_db_input_errors(),
+    **_db_unavailable_errors(),
     AppError: app_error_handler,
     HTTPException: http_error_handler,
     Exception: internal_error_handler,

@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from db.engine import UNAVAILABLE_ERRORS
 from realtime.rooms import channel_room
 from realtime.sio import sio
 from server.domains.auth.guards import check_roles
@@ -40,7 +41,7 @@ from server.domains.chat.schemas import (
 from server.domains.platforms.queries import Platform
 from server.errors import AppError, Unauthorized
 from server.i18n import DEFAULT_LOCALE, gettext, locale_for_user
-from server.jobs import enqueue
+from server.jobs import Unavailable, enqueue
 
 log = structlog.get_logger(__name__)
 P = TypeVar("P", bound=msgspec.Struct)
@@ -161,6 +162,12 @@ def event(
                 return await refused(sid, exc)
             except asyncpg.DataError:
                 return fail("invalid_input", "A value is out of range")
+            except UNAVAILABLE_ERRORS:
+                # PostgreSQL down or restarting: a clear "try again", not a hang or a 500.
+                log.warning("socket handler: database unavailable", handler=name)
+                return await refused(
+                    sid, Unavailable("The service is briefly unavailable, try again shortly")
+                )
             except Exception:
                 log.exception("socket handler failed", handler=name)
                 return fail("internal_error", "Something went wrong")
@@ -270,5 +277,8 @@ async def socket_locale(sid: str) -> str:
         platform = Platform(saved["platform"])
     except Exception:  # no session yet (refused connect): nothing better than the default
         return DEFAULT_LOCALE
-    user = await user_for_session(uuid.UUID(saved["session_id"]), platform)
+    try:
+        user = await user_for_session(uuid.UUID(saved["session_id"]), platform)
+    except UNAVAILABLE_ERRORS:  # answering an outage: the platform's language
+        user = None
     return locale_for_user(user, platform)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -20,6 +21,7 @@ import redis.asyncio as aioredis
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.settings import load_settings
+from devtools.procs import listen_socket
 
 MAIL_KEY = "dev:mail"
 MAIL_KEEP = 500
@@ -96,11 +98,16 @@ async def serve(host: str, port: int, redis_url: str) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server = await loop.create_server(
-        lambda: SMTP(handler, hostname="mailcatcher.local", enable_SMTPUTF8=True),
-        host=host,
-        port=port,
-        reuse_address=True,
+
+    def protocol() -> SMTP:
+        return SMTP(handler, hostname="mailcatcher.local", enable_SMTPUTF8=True)
+
+    # Under `make run` the port was bound (and held) when it was chosen: serve on that socket.
+    held = listen_socket("SMTP_LISTEN_FD", port, os.environ)
+    server = await (
+        loop.create_server(protocol, sock=held)
+        if held is not None
+        else loop.create_server(protocol, host=host, port=port, reuse_address=True)
     )
     log.info("SMTP on %s:%d, storing in %s list %r", host, port, redis_url, MAIL_KEY)
     try:

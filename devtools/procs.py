@@ -41,9 +41,47 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now. Only a hint: anything may take it before the caller binds it
+    (another run, or the kernel as the source port of an outgoing connection). A server we
+    start ourselves should get a `reserve_port` socket instead."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def reserve_port(port: int = 0, host: str = "127.0.0.1") -> socket.socket | None:
+    """A listening socket on `port` (0: any free one), or None when it is taken. Holding it
+    keeps the port ours until the server that inherits it (see `listen_socket`) serves on it:
+    nothing can bind it in between, and a restarted server gets the very same socket."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Listening, SO_REUSEADDR only skips a TIME_WAIT of the last run: it does not let a
+    # second socket bind the port while this one listens.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        return None
+    sock.set_inheritable(True)
+    return sock
+
+
+def listen_socket(fd_var: str, port: int, environ: Mapping[str, str]) -> socket.socket | None:
+    """The inherited listening socket named by `fd_var` when it is bound to `port`, else None
+    (the server then binds the port itself, as it does when run on its own)."""
+    value = environ.get(fd_var, "")
+    if not value.isdigit():
+        return None
+    try:
+        sock = socket.socket(fileno=int(value))
+    except OSError:
+        return None  # not an open socket here (the variable leaked from another process)
+    if sock.getsockname()[1] != port:
+        sock.detach()
+        return None
+    sock.setblocking(False)
+    return sock
 
 
 def tcp_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -88,6 +126,7 @@ def spawn(
     env: Mapping[str, str],
     stdout: IO[bytes] | int | None,
     cwd: Path = ROOT,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     # Own session = own process group: Ctrl-C in the terminal reaches only the supervisor, which
     # then stops each group in order, and killpg also reaches grandchildren (Celery pool, reloaders).
@@ -99,6 +138,7 @@ def spawn(
         stdout=stdout,
         stderr=subprocess.STDOUT if stdout is not None else None,
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
 
 

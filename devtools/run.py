@@ -2,6 +2,12 @@
 
 PORT defaults to 8000; when PORT is not given and 8000 is busy the next free port up to 8099 is
 used (and printed). An explicit PORT that is busy is an error: the user asked for that one.
+Each chosen port is held (a listening socket) from the choice on, so a second run cannot take
+it meanwhile: the mail catcher and the Stripe emulator inherit theirs and serve on it; the web
+process binds its own, released just before it starts.
+
+A child that dies is started again after a backoff (devtools/supervisor.py); only the web
+process dying before it was ever ready stops the run (it cannot start: a port, a config error).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ LAUNCHED = time.time()
 import fcntl
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Mapping
@@ -22,7 +29,7 @@ from types import FrameType
 from typing import IO
 
 from devtools.embedded import Services, resolve_services
-from devtools.procs import ROOT, http_status, port_is_free
+from devtools.procs import ROOT, http_status, reserve_port
 from devtools.stack import migrate_argv, procfile_entries, seed_argv, stack_env
 from devtools.supervisor import Supervisor
 
@@ -33,18 +40,31 @@ class RunError(Exception):
     """A start-up problem the user can fix; printed without a traceback."""
 
 
-def choose_port(environ: Mapping[str, str], name: str, default: int, span: int = 100) -> int:
+# The listening socket a server of the Procfile inherits, by entry: (variable naming its fd).
+INHERITED = {"mail": "SMTP_LISTEN_FD", "stripe": "STRIPE_LISTEN_FD"}
+
+
+def choose_port(
+    environ: Mapping[str, str], name: str, default: int, span: int = 100
+) -> socket.socket:
+    """The port, held: a listening socket bound to it, kept until its server takes it over."""
     if environ.get(name):
         port = int(environ[name])
-        if not port_is_free(port):
+        held = reserve_port(port)
+        if held is None:
             raise RunError(
                 f"{name}={port} is already in use; pick another, e.g. {name}={port + 1} make run"
             )
-        return port
+        return held
     for port in range(default, default + span):
-        if port_is_free(port):
-            return port
+        held = reserve_port(port)
+        if held is not None:
+            return held
     raise RunError(f"no free port in {default}-{default + span - 1}; set {name}")
+
+
+def port_of(held: socket.socket) -> int:
+    return int(held.getsockname()[1])
 
 
 def acquire_lock(path: Path) -> IO[str]:
@@ -95,7 +115,9 @@ def banner(env: Mapping[str, str], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def start_stack(sup: Supervisor, stop: threading.Event) -> bool:
+def start_stack(
+    sup: Supervisor, stop: threading.Event, web_port: socket.socket | None = None
+) -> bool:
     """Migrations and seed, then the Procfile; False when stopped or a step failed."""
     for name, argv in (("migrate", migrate_argv()), ("seed", seed_argv())):
         if stop.is_set():
@@ -105,20 +127,27 @@ def start_stack(sup: Supervisor, stop: threading.Event) -> bool:
             return False
         if code != 0:
             raise RunError(f"{name} failed (exit code {code}); see its output above")
+    if web_port is not None:
+        web_port.close()  # uvicorn binds it itself (its --fd would take it for a Unix socket)
     sup.start(procfile_entries())
     return True
 
 
 def watch(sup: Supervisor, stop: threading.Event, launched: float) -> int:
-    """Poll /readyz until ready (printing the banner), then wait for Ctrl-C or a dying child."""
+    """Poll /readyz until ready (printing the banner), restart a child that dies, and wait
+    for Ctrl-C. The web process dying before it was ever ready stops everything."""
     readyz = f"http://127.0.0.1:{sup.env['PORT']}/readyz"
     ready = warned = False
     last_status: int | None = None
     while not stop.wait(0.25):
-        dead = sup.exited()
-        if dead is not None:
-            sup.say("run", f"{dead[0]} exited unexpectedly (code {dead[1]}): stopping everything")
-            return 1
+        while (dead := sup.exited()) is not None:
+            name, code = dead
+            if name == "web" and not ready:
+                sup.say("run", f"web exited at start (code {code}): stopping everything")
+                return 1
+            delay = sup.schedule_restart(name)
+            sup.say("run", f"{name} exited unexpectedly (code {code}): restarting in {delay:.0f}s")
+        sup.restart_due()
         if ready:
             continue
         last_status = http_status(readyz, timeout=1.0)
@@ -142,11 +171,15 @@ def run(environ: Mapping[str, str]) -> int:
     data_root = Path(environ.get("DATA_DIR") or ROOT / ".data").resolve()
     data_root.mkdir(parents=True, exist_ok=True)
     lock = acquire_lock(data_root / "run.lock")
-    port = choose_port(environ, "PORT", 8000)
-    smtp_port = choose_port(environ, "SMTP_PORT", 2525)
-    stripe_port = choose_port(environ, "STRIPE_PORT", 12111)
+    held = {
+        "web": choose_port(environ, "PORT", 8000),
+        "mail": choose_port(environ, "SMTP_PORT", 2525),
+        "stripe": choose_port(environ, "STRIPE_PORT", 12111),
+    }
+    port, smtp_port, stripe_port = (port_of(held[k]) for k in ("web", "mail", "stripe"))
     if not environ.get("PORT") and port != 8000:
         sup.say("run", f"port 8000 is busy: using {port}")
+    sup.pass_fds = {name: (held[name].fileno(),) for name in INHERITED}
     services: Services | None = None
     try:
         services = resolve_services(data_root, environ)
@@ -165,13 +198,16 @@ def run(environ: Mapping[str, str]) -> int:
             app_env=environ.get("APP_ENV", "dev"),
             stripe_port=stripe_port,
         )
+        sup.env.update({var: str(held[name].fileno()) for name, var in INHERITED.items()})
         os.environ.update(sup.env)  # for the in-process import of devtools.seed (banner)
-        if not start_stack(sup, stop):
+        if not start_stack(sup, stop, held["web"]):
             return 0
         return watch(sup, stop, launched)
     finally:
         sup.say("run", "stopping...")
         sup.stop()
+        for sock in held.values():
+            sock.close()
         if services is not None:
             services.stop()
         lock.close()

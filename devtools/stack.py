@@ -41,11 +41,13 @@ def stack_env(
     env.setdefault("DATA_DIR", str(ROOT / ".data"))
     if stripe_port is not None and not env.get("STRIPE_API_BASE") and not env.get("STRIPE_API_KEY"):
         # No Stripe configured: the app talks to the local emulator, which signs its webhooks
-        # with the same secret the app verifies.
+        # with the same secret the app verifies (a STRIPE_WEBHOOK_SECRET given is kept: the
+        # emulator is started with it).
         env["STRIPE_PORT"] = str(stripe_port)
         env["STRIPE_API_BASE"] = f"http://127.0.0.1:{stripe_port}"
         env["STRIPE_API_KEY"] = "sk_test_local_emulator"
-        env["STRIPE_WEBHOOK_SECRET"] = "whsec_local_emulator"
+        if not env.get("STRIPE_WEBHOOK_SECRET"):
+            env["STRIPE_WEBHOOK_SECRET"] = "whsec_local_emulator"
     env.setdefault("STRIPE_PORT", "0")
     return env
 

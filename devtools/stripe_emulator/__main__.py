@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
+from devtools.procs import listen_socket
 from devtools.stripe_emulator.app import EmulatorConfig, create_app
 from devtools.stripe_emulator.webhooks import WebhookConfig
 
@@ -62,7 +63,12 @@ def main(argv: list[str] | None = None) -> None:
         f"webhooks -> {webhooks.url or 'nowhere'}",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on"
+    )
+    # Under `make run` the port was bound (and held) when it was chosen: serve on that socket.
+    held = listen_socket("STRIPE_LISTEN_FD", args.port, os.environ)
+    uvicorn.Server(config).run(sockets=[held] if held is not None else None)
 
 
 if __name__ == "__main__":

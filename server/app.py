@@ -99,6 +99,9 @@ def tune_gc() -> None:
 
 async def _startup() -> None:
     await open_pool()
+    from realtime.sio import start_backplane
+
+    start_backplane()  # the Redis listener runs from the start, so /readyz can vouch for it
     tune_gc()
 
 

@@ -30,8 +30,22 @@ export function call(event, payload, timeoutMs = 10000) {
   });
 }
 
-// Run `fn` now if connected and on every later (re)connect.
+// Run `fn` now if connected, on every later (re)connect, and on a `resync`: the server's link to
+// the other processes (Redis) was down while this socket stayed open, so events may be missing
+// exactly as after a reconnect (callers rejoin with since_seq). The server spreads the rejoins
+// of its sockets over `jitter_ms`, so they do not all query at once.
+const resyncs = new Set();
+let resyncTimer = null;
+socket.on("resync", (event) => {
+  clearTimeout(resyncTimer);
+  resyncTimer = setTimeout(() => { if (socket.connected) resyncs.forEach((fn) => fn()); },
+    Math.random() * Math.max(0, Number(event?.jitter_ms) || 0));
+});
+// A reconnect does the same catch-up: a pending resync is then moot.
+socket.on("connect", () => clearTimeout(resyncTimer));
+
 export function onConnect(fn) {
   socket.on("connect", fn);
+  resyncs.add(fn);
   if (socket.connected) fn();
 }

@@ -1,4 +1,5 @@
-"""Readiness probes for PostgreSQL, Redis and the Celery workers, and the fan-out engine's state."""
+"""Readiness probes for PostgreSQL, Redis, the Celery workers and this process's Redis listener,
+and the fan-out engine's state."""
 
 from __future__ import annotations
 
@@ -48,6 +49,21 @@ async def _celery() -> str:
     return f"{len(replies)} worker(s)"
 
 
+class ListenerDown(Exception):
+    """The Redis listener of this process is not subscribed (the message says since when)."""
+
+
+async def _backplane() -> str:
+    # Redis answering is not enough: the listener that carries other processes' events to this
+    # process's sockets reconnects on its own schedule, and until it does nothing is pushed.
+    from realtime.sio import backplane_status
+
+    status = backplane_status()
+    if not status.ok:
+        raise ListenerDown(status.describe())
+    return status.describe()
+
+
 async def _fanout() -> str:
     from realtime.fanout import ENGINE
 
@@ -67,8 +83,8 @@ async def _run(check: Callable[[], Awaitable[str]]) -> CheckResult:
 
 
 async def readiness() -> Readiness:
-    names = ("postgres", "redis", "celery")
-    results = await asyncio.gather(_run(_postgres), _run(_redis), _run(_celery))
+    names = ("postgres", "redis", "celery", "backplane")
+    results = await asyncio.gather(_run(_postgres), _run(_redis), _run(_celery), _run(_backplane))
     checks = dict(zip(names, results, strict=True))
     # Informational: on the fallback delivery still works (slower), so readiness does not
     # depend on it; the detail says "engine active", or "fallback: ..." / "degraded: ..." and why.

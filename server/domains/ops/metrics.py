@@ -90,6 +90,46 @@ class FanoutCollector(Collector):
             yield mismatch
 
 
+class BackplaneCollector(Collector):
+    """This process's Redis listener (realtime/backplane.py): while it is down, events published
+    by the other processes and by Celery do not reach this process's sockets."""
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | InfoMetricFamily]:
+        from realtime.sio import backplane_status
+
+        status = backplane_status()
+        yield GaugeMetricFamily(
+            "realtime_backplane_listening",
+            "1 while this process's Redis listener is subscribed",
+            value=1.0 if status.state == "listening" else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "realtime_backplane_down_seconds",
+            "How long the Redis listener has been down (0 while it listens)",
+            value=status.down_for_s(),
+        )
+        yield CounterMetricFamily(
+            "realtime_backplane_outages",
+            "Redis listener outages recovered from (each ends with a resync of local sockets)",
+            value=float(status.outages),
+        )
+        yield GaugeMetricFamily(
+            "realtime_backplane_last_outage_seconds",
+            "Length of the last Redis listener outage",
+            value=status.last_outage_s,
+        )
+        yield CounterMetricFamily(
+            "realtime_backplane_resynced_sockets",
+            "Local sockets told to rejoin with since_seq after an outage",
+            value=float(status.resynced_sockets),
+        )
+        info = InfoMetricFamily(
+            "realtime_backplane", "The Redis listener's state", labels=["state"]
+        )
+        info.add_metric([status.state], {"error": status.error})
+        yield info
+
+
 _registered = False
 
 
@@ -98,4 +138,5 @@ def register_collectors() -> None:
     if not _registered:
         REGISTRY.register(TaskOutcomeCollector())
         REGISTRY.register(FanoutCollector())
+        REGISTRY.register(BackplaneCollector())
         _registered = True

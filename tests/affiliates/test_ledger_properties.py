@@ -123,14 +123,14 @@ async def run_effect(effect: tuple) -> None:
         p = effect[1]
         async with atomic():  # the payout's transaction, posted again under its key
             again = await ledger.post(
-                f"payout:{p['id']}",
+                f"payout:{p.id}",
                 "payout",
-                p["affiliate"],
+                p.affiliate_id,
                 [
-                    ledger.Leg("available", p["affiliate"], -p["amount_cents"]),
-                    ledger.Leg("paid_out", p["affiliate"], p["amount_cents"]),
+                    ledger.Leg("available", p.affiliate_id, -p.amount_cents),
+                    ledger.Leg("paid_out", p.affiliate_id, p.amount_cents),
                 ],
-                payout_id=p["id"],
+                payout_id=p.id,
             )
         assert again is None
 

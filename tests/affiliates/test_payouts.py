@@ -10,6 +10,7 @@ import pytest
 from server.domains.affiliates.actions.commissions import do_sync_invoice
 from server.domains.affiliates.actions.maturation import do_mature_due
 from server.domains.affiliates.actions.payouts import InsufficientBalance, do_record_payout
+from server.domains.affiliates.schemas import PayoutRecord
 from tests.affiliates.ledger_helpers import (
     T0,
     assert_ledger_invariants,
@@ -98,7 +99,7 @@ async def test_concurrent_payouts_against_one_balance_exactly_one_wins():
         *(do_record_payout(aff["id"], 2_000, "paypal", f"P-{i}", "", None) for i in range(6)),
         return_exceptions=True,
     )
-    wins = [r for r in results if isinstance(r, dict)]
+    wins = [r for r in results if isinstance(r, PayoutRecord)]
     losses = [r for r in results if isinstance(r, InsufficientBalance)]
     assert (len(wins), len(losses)) == (1, 5)
     assert losses[0].status_code == 409 and losses[0].code == "insufficient_balance"

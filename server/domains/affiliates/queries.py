@@ -268,7 +268,8 @@ async def list_withdrawals(
     return [withdrawal_read(r) for r in rows]
 
 
-async def access_withdrawal(owner: CurrentUser, withdrawal_id: int) -> dict[str, Any]:
+async def access_withdrawal(owner: CurrentUser, withdrawal_id: int) -> WithdrawalRead:
+    """A withdrawal request of an affiliate of the owner's platform."""
     rows = await sql(
         "SELECT w.* FROM affiliate_withdrawals w JOIN affiliate_profiles p ON p.id = w.affiliate "
         'JOIN users u ON u.id = p."user" WHERE w.id = {} AND u.platform = {}',
@@ -277,7 +278,7 @@ async def access_withdrawal(owner: CurrentUser, withdrawal_id: int) -> dict[str,
     )
     if not rows:
         raise NotFound("No such withdrawal request", code="withdrawal_not_found")
-    return rows[0]
+    return withdrawal_read(rows[0])
 
 
 async def risk_read(affiliate_id: int) -> RiskRead:

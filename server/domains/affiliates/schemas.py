@@ -50,6 +50,13 @@ def profile_row(row: dict[str, Any]) -> AffiliateProfileRow:
     return msgspec.convert(row, AffiliateProfileRow, from_attributes=False)
 
 
+class PurchaseAttribution(msgspec.Struct):
+    """The affiliate credited with a purchase, and how the customer came (link, free_product)."""
+
+    affiliate: int
+    source: str
+
+
 class RiskLevel(str, Enum):
     NORMAL = "NORMAL"
     AT_RISK = "AT_RISK"

@@ -66,7 +66,7 @@ async def check_set_risk(owner: CurrentUser, affiliate_id: int, data: RiskUpdate
 
 async def check_record_payout(owner: CurrentUser, data: PayoutCreate) -> PayoutRecord:
     await queries.access_affiliate(owner, data.affiliate_id)
-    row = await payouts.do_record_payout(
+    return await payouts.do_record_payout(
         data.affiliate_id,
         data.amount_cents,
         data.method.value,
@@ -74,15 +74,13 @@ async def check_record_payout(owner: CurrentUser, data: PayoutCreate) -> PayoutR
         data.notes,
         owner.id,
     )
-    return queries.payout_record(row)
 
 
 async def check_request_withdrawal(user: CurrentUser, data: WithdrawalCreate) -> WithdrawalRead:
     profile = await queries.access_own_profile(user)
-    row = await payouts.do_request_withdrawal(
+    return await payouts.do_request_withdrawal(
         profile.id, user.id, data.amount_cents, data.method.value, data.details
     )
-    return queries.withdrawal_read(row)
 
 
 async def check_complete_withdrawal(

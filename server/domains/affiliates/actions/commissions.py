@@ -16,7 +16,7 @@ from db.uow import atomic
 from server.domains.affiliates.actions import ledger
 from server.domains.affiliates.actions.ledger import Leg, sql
 from server.domains.affiliates.events import do_touch_affiliate
-from server.domains.affiliates.schemas import AffiliateProfileRow
+from server.domains.affiliates.schemas import AffiliateProfileRow, PurchaseAttribution
 
 
 class LockProfile(msgspec.Struct, frozen=True):
@@ -103,12 +103,12 @@ async def _invoice(invoice_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-async def attribution(purchase_id: int) -> dict[str, Any] | None:
+async def attribution(purchase_id: int) -> PurchaseAttribution | None:
     """The affiliate credited with a purchase (the tracking domain's table, read by contract)."""
     rows = await sql(
         "SELECT affiliate, source FROM purchase_attributions WHERE purchase = {}", purchase_id
     )
-    return rows[0] if rows else None
+    return msgspec.convert(rows[0], PurchaseAttribution) if rows else None
 
 
 async def _commission_for_update(invoice_id: int) -> dict[str, Any] | None:
@@ -293,9 +293,9 @@ async def do_sync_invoice(invoice_id: int) -> SyncResult:
     attr = await attribution(inv["purchase"])
     if attr is None:
         return result
-    result.affiliate_id = attr["affiliate"]
+    result.affiliate_id = attr.affiliate
     async with atomic():
-        profile = await ledger.lock_profile(attr["affiliate"])
+        profile = await ledger.lock_profile(attr.affiliate)
         inv = await _invoice(invoice_id)  # re-read under the lock: the latest totals win
         assert profile is not None and inv is not None
         c = await _commission_for_update(invoice_id)
@@ -305,7 +305,7 @@ async def do_sync_invoice(invoice_id: int) -> SyncResult:
             and inv["amount_paid_cents"] > 0
             and inv["currency"] == ledger.CURRENCY
         ):
-            c = await _create(inv, profile, attr["source"])
+            c = await _create(inv, profile, attr.source)
             if c is not None:
                 result.posted.append("commission")
         if c is None:

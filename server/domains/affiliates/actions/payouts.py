@@ -6,12 +6,12 @@ so of several concurrent payouts against one balance exactly one can take the la
 
 from __future__ import annotations
 
-from typing import Any
-
 from db.uow import atomic
+from server.domains.affiliates import queries
 from server.domains.affiliates.actions import ledger
 from server.domains.affiliates.actions.ledger import Leg, sql
 from server.domains.affiliates.events import do_touch_affiliate
+from server.domains.affiliates.schemas import PayoutRecord, WithdrawalRead
 from server.errors import Conflict, NotFound
 
 METHODS = ("bank_transfer", "paypal", "stripe")
@@ -56,7 +56,7 @@ async def do_record_payout(
     notes: str,
     recorded_by: int | None,
     withdrawal_id: int | None = None,
-) -> dict[str, Any]:
+) -> PayoutRecord:
     """Pay `amount_cents` out of the available balance; 409 insufficient_balance if short."""
     async with atomic():
         profile = await ledger.lock_profile(affiliate_id)
@@ -73,20 +73,20 @@ async def do_record_payout(
             notes,
             recorded_by,
         )
-        payout = rows[0]
+        payout = queries.payout_record(rows[0])
         await ledger.post(
-            f"payout:{payout['id']}",
+            f"payout:{payout.id}",
             "payout",
             affiliate_id,
             [
                 Leg(ledger.AVAILABLE, affiliate_id, -amount_cents),
                 Leg(ledger.PAID_OUT, affiliate_id, amount_cents),
             ],
-            payout_id=payout["id"],
+            payout_id=payout.id,
             memo=method,
         )
         if withdrawal_id is not None:
-            await _close_withdrawal(withdrawal_id, "completed", recorded_by, "", payout["id"])
+            await _close_withdrawal(withdrawal_id, "completed", recorded_by, "", payout.id)
         await _mark_paid(affiliate_id)
         await do_touch_affiliate(affiliate_id, profile.user, "payout")
     return payout
@@ -94,7 +94,7 @@ async def do_record_payout(
 
 async def do_request_withdrawal(
     affiliate_id: int, user_id: int, amount_cents: int, method: str, details: str
-) -> dict[str, Any]:
+) -> WithdrawalRead:
     async with atomic():
         await ledger.lock_profile(affiliate_id)
         await _check_available(affiliate_id, amount_cents)
@@ -112,10 +112,10 @@ async def do_request_withdrawal(
         if not rows:
             raise Conflict("A withdrawal request is already pending", code="withdrawal_pending")
         await do_touch_affiliate(affiliate_id, user_id, "withdrawal")
-    return rows[0]
+    return queries.withdrawal_read(rows[0])
 
 
-async def _pending_withdrawal(withdrawal_id: int) -> dict[str, Any]:
+async def _pending_withdrawal(withdrawal_id: int) -> WithdrawalRead:
     rows = await sql("SELECT * FROM affiliate_withdrawals WHERE id = {} FOR UPDATE", withdrawal_id)
     if not rows:
         raise NotFound("No such withdrawal request", code="withdrawal_not_found")
@@ -125,10 +125,10 @@ async def _pending_withdrawal(withdrawal_id: int) -> dict[str, Any]:
             code="withdrawal_decided",
             details={"status": rows[0]["status"]},
         )
-    return rows[0]
+    return queries.withdrawal_read(rows[0])
 
 
-async def _withdrawal_locked(withdrawal_id: int) -> dict[str, Any]:
+async def _withdrawal_locked(withdrawal_id: int) -> WithdrawalRead:
     """The pending request, its affiliate's profile locked first (the order all writers use)."""
     rows = await sql("SELECT affiliate FROM affiliate_withdrawals WHERE id = {}", withdrawal_id)
     if not rows:
@@ -139,28 +139,29 @@ async def _withdrawal_locked(withdrawal_id: int) -> dict[str, Any]:
 
 async def _close_withdrawal(
     withdrawal_id: int, status: str, decided_by: int | None, note: str, payout_id: int | None
-) -> None:
-    await sql(
+) -> WithdrawalRead:
+    rows = await sql(
         "UPDATE affiliate_withdrawals SET status = {}, decided_by = {}, decided_at = now(), "
-        "decision_note = {}, payout = {} WHERE id = {}",
+        "decision_note = {}, payout = {} WHERE id = {} RETURNING *",
         status,
         decided_by,
         note,
         payout_id,
         withdrawal_id,
     )
+    return queries.withdrawal_read(rows[0])
 
 
 async def do_complete_withdrawal(
     withdrawal_id: int, decided_by: int, reference: str, notes: str
-) -> dict[str, Any]:
+) -> PayoutRecord:
     """Pay the requested amount (a payout) and close the request, in one transaction."""
     async with atomic():
         w = await _withdrawal_locked(withdrawal_id)
         return await do_record_payout(
-            w["affiliate"],
-            w["amount_cents"],
-            w["method"],
+            w.affiliate_id,
+            w.amount_cents,
+            w.method.value,
             reference,
             notes,
             decided_by,
@@ -168,10 +169,10 @@ async def do_complete_withdrawal(
         )
 
 
-async def do_reject_withdrawal(withdrawal_id: int, decided_by: int, note: str) -> dict[str, Any]:
+async def do_reject_withdrawal(withdrawal_id: int, decided_by: int, note: str) -> WithdrawalRead:
     async with atomic():
         w = await _withdrawal_locked(withdrawal_id)
-        await _close_withdrawal(withdrawal_id, "rejected", decided_by, note, None)
-        user = await sql('SELECT "user" FROM affiliate_profiles WHERE id = {}', w["affiliate"])
-        await do_touch_affiliate(w["affiliate"], user[0]["user"], "withdrawal")
-    return {**w, "status": "rejected", "decision_note": note}
+        rejected = await _close_withdrawal(withdrawal_id, "rejected", decided_by, note, None)
+        user = await sql('SELECT "user" FROM affiliate_profiles WHERE id = {}', w.affiliate_id)
+        await do_touch_affiliate(w.affiliate_id, user[0]["user"], "withdrawal")
+    return rejected

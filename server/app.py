@@ -18,6 +18,7 @@ import db  # noqa: F401  -- sets PICCOLO_CONF first
 from core.redis import close_redis
 from core.settings import get_settings
 from db.engine import close_pool, open_pool
+from server.body_limits import body_limits_middleware, bound_socket_payloads
 from server.domains.admin.controllers import AdminUsersController
 from server.domains.affiliates.controllers import (
     AffiliateLedgerController,
@@ -65,6 +66,7 @@ from server.domains.tracking.controllers import (
 from server.errors import EXCEPTION_HANDLERS
 from server.i18n import locale_middleware
 from server.logging import configure_logging, request_id_middleware
+from server.ops_access import ops_access_middleware
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,8 +160,11 @@ def create_app() -> Litestar:
     return Litestar(
         route_handlers=handlers,
         # locale_middleware after auth: the signed-in user's saved language comes first.
+        # body_limits first: an oversized or too deeply nested body costs no session lookup.
         middleware=[
+            body_limits_middleware,
             request_id_middleware,
+            ops_access_middleware,
             prometheus.middleware,
             auth_middleware,
             locale_middleware,
@@ -170,7 +175,10 @@ def create_app() -> Litestar:
             header_name="x-csrftoken",
             cookie_secure=settings.is_production,
             cookie_samesite="lax",
-            exclude=["/webhooks"],
+            # Anchored: an unanchored pattern matched any path containing it
+            # (/api/guilds/webhooks/join skipped the check). Webhooks are signed instead.
+            exclude=["^/webhooks/"],
+
         ),
         template_config=TemplateConfig(
             directory=ROOT / "server" / "templates",
@@ -189,6 +197,8 @@ def create_asgi() -> socketio.ASGIApp:
     import server.sockets  # noqa: F401  -- registers the socket handlers on sio
     from realtime.sio import sio
 
+    # python-socketio decodes packets itself: bound their depth there too.
+    bound_socket_payloads(sio, get_settings().max_json_depth)
     # Lifespan goes to Litestar: ASGIApp's own on_startup would swallow Litestar's hooks.
     return socketio.ASGIApp(sio, other_asgi_app=create_app(), socketio_path="socket.io")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect
@@ -20,6 +20,7 @@ from server.domains.auth.schemas import (
     MagicLinkSend,
     MagicLinkSent,
     OtpVerify,
+    ProfileUpdate,
     UserRead,
 )
 from server.domains.auth.security import SESSION_TTL_S
@@ -104,6 +105,13 @@ class AuthController(Controller):
     async def me(self, request: Request[Any, Any, Any]) -> UserRead:
         """The signed-in user of this platform, or 401."""
         return require_user(request.user).read()
+
+    @patch("/me", guards=[login_required], responses=error_responses(400, 401))
+    async def update_me(
+        self, request: Request[Any, Any, Any], data: JSONBody[ProfileUpdate]
+    ) -> UserRead:
+        """Change my display name, the name other members see."""
+        return (await actions.check_set_display_name(request.user, data.display_name)).read()
 
     @post(
         "/logout", status_code=HTTP_200_OK, guards=[login_required], responses=error_responses(401)

@@ -79,6 +79,12 @@ class CurrentUser(msgspec.Struct, frozen=True):
         )
 
 
+class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of PATCH /api/auth/me."""
+
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class LoggedOut(msgspec.Struct):
     status: str = "logged_out"
 

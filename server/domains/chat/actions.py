@@ -38,7 +38,7 @@ from server.domains.chat.schemas import (
 )
 from server.domains.guilds.queries import ChannelAccess, access_channel, can_read, channel_read
 from server.errors import ClientError, Conflict, Forbidden, NotFound, RateLimited
-from server.ratelimit import Limit, hit
+from server.ratelimit import DM_NEW, Limit, hit
 
 SEND_LIMIT = Limit("chat-send", max_hits=5, window_s=5)
 TYPING_THROTTLE_MS = 3000
@@ -236,7 +236,9 @@ async def dm_stream(user: CurrentUser, other_id: int, create: bool) -> Stream:
 
 async def _dm_stream(user: CurrentUser, other_id: int, create: bool) -> Stream:
     low, high = sorted((user.id, other_id))
-    if create:
+    if create and await queries.find_conversation(user.id, other_id) is None:
+        # Starting conversations is limited, so no one can message every user of the platform.
+        await hit(DM_NEW, str(user.id), "You are starting too many conversations, try again later")
         await DmConversation.raw(
             "INSERT INTO dm_conversations (platform, user_low, user_high, last_seq, created_at) "
             "VALUES ({}, {}, {}, 0, now()) ON CONFLICT (user_low, user_high) DO NOTHING",

@@ -33,6 +33,14 @@ class Settings(msgspec.Struct, frozen=True):
     # the `lang` cookie nor Accept-Language names a supported one (server/i18n.py).
     weokto_locale: str = "fr"
     stam_locale: str = "fr"
+    # Request bodies past this size get a 413 before anything reads them (MAX_BODY_BYTES), and
+    # JSON nested deeper than MAX_JSON_DEPTH a 400 before any decoder recurses into it.
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 64
+    # /schema and /metrics: public (OPS_PUBLIC=1, the default outside production), else open to
+    # a signed-in admin or owner, or to `Authorization: Bearer $OPS_TOKEN` (a metrics scraper).
+    ops_public: bool = True
+    ops_token: str = ""
 
     @property
     def is_dev(self) -> bool:
@@ -87,6 +95,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         weokto_locale=env.get("WEOKTO_LOCALE", "fr").strip().lower() or "fr",
         stam_locale=env.get("STAM_LOCALE", "fr").strip().lower() or "fr",
+        max_body_bytes=int(env.get("MAX_BODY_BYTES", str(1024 * 1024))),
+        max_json_depth=int(env.get("MAX_JSON_DEPTH", "64")),
+        ops_public=env.get("OPS_PUBLIC", "0" if app_env == "production" else "1") == "1",
+        ops_token=env.get("OPS_TOKEN", "").strip(),
     )
 
 

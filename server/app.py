@@ -178,7 +178,6 @@ def create_app() -> Litestar:
             # Anchored: an unanchored pattern matched any path containing it
             # (/api/guilds/webhooks/join skipped the check). Webhooks are signed instead.
             exclude=["^/webhooks/"],
-
         ),
         template_config=TemplateConfig(
             directory=ROOT / "server" / "templates",

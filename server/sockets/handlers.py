@@ -16,6 +16,7 @@ import structlog
 from db.engine import UNAVAILABLE_ERRORS
 from realtime.rooms import channel_room
 from realtime.sio import sio
+from server.body_limits import TooDeep
 from server.domains.auth.guards import check_roles
 from server.domains.auth.queries import user_for_session
 from server.domains.auth.schemas import CurrentUser, Role
@@ -39,9 +40,21 @@ from server.domains.chat.schemas import (
     StreamRef,
 )
 from server.domains.platforms.queries import Platform
-from server.errors import AppError, Unauthorized
+from server.errors import AppError, ClientError, Unauthorized
 from server.i18n import DEFAULT_LOCALE, gettext, locale_for_user
 from server.jobs import Unavailable, enqueue
+from server.ratelimit import (
+    SOCKET_DELETE,
+    SOCKET_EDIT,
+    SOCKET_HELLO,
+    SOCKET_JOIN,
+    SOCKET_MARK_READ,
+    SOCKET_REACT,
+    SOCKET_SEND,
+    SOCKET_TYPING,
+    Limit,
+    hit,
+)
 
 log = structlog.get_logger(__name__)
 P = TypeVar("P", bound=msgspec.Struct)
@@ -139,22 +152,39 @@ class InOrder:
 
 
 IN_ORDER = InOrder()
+# The budget of every registered event (server/ratelimit.py), per user and kind: each event
+# writes or pushes something, so none is unlimited (a test checks the registry against sio).
+LIMITS: dict[str, Limit] = {}
+
+
+def _decode(data: Any, payload_type: type[P]) -> P:
+    if isinstance(data, TooDeep):
+        raise ClientError("This payload is nested too deeply", code="payload_too_deep")
+    return msgspec.convert(data if data is not None else {}, payload_type)
 
 
 def event(
-    name: str, payload_type: type[P], *, roles: tuple[Role, ...] = (), in_order: bool = False
+    name: str,
+    payload_type: type[P],
+    *,
+    limit: Limit,
+    roles: tuple[Role, ...] = (),
+    in_order: bool = False,
 ) -> Callable[[Handler], Handler]:
-    """Register a handler: typed payload, guard, and an ack that is never an exception.
+    """Register a handler: typed payload, guard, rate limit, and an ack that is never an
+    exception. A refusal by the limit is an error ack with code rate_limited and retry_after.
 
     `in_order` handlers of one socket run one after another in arrival order (see InOrder).
     """
     allowed = frozenset(roles)
+    LIMITS[name] = limit
 
     def wrap(fn: Handler) -> Handler:
         async def answer(sid: str, data: Any) -> Ack:
             try:
-                payload = msgspec.convert(data if data is not None else {}, payload_type)
+                payload = _decode(data, payload_type)
                 user = check_roles(await socket_user(sid), allowed)
+                await hit(limit, str(user.id), "You are doing this too often, wait a moment")
                 return ok(await fn(user, payload, sid))
             except msgspec.ValidationError as exc:
                 return fail("validation_error", str(exc))
@@ -207,14 +237,14 @@ class TypingAck(msgspec.Struct):
     sent: bool
 
 
-@event("hello", Hello)
+@event("hello", Hello, limit=SOCKET_HELLO)
 async def hello(user: CurrentUser, _: Hello, sid: str) -> Welcoming:
     """The browser is in its user room: ask a worker to push session.welcome through Redis."""
     await enqueue("tasks.realtime.welcome", user.id)
     return Welcoming(user_id=user.id)
 
 
-@event("join_channel", JoinChannel)
+@event("join_channel", JoinChannel, limit=SOCKET_JOIN)
 async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> JoinedChannel:
     async def enter(rooms: list[str]) -> None:
         for room in rooms:
@@ -223,48 +253,48 @@ async def join_channel(user: CurrentUser, p: JoinChannel, sid: str) -> JoinedCha
     return await chat.check_join_channel(user, p.channel_id, p.since_seq, enter)
 
 
-@event("leave_channel", ChannelRef)
+@event("leave_channel", ChannelRef, limit=SOCKET_JOIN)
 async def leave_channel(user: CurrentUser, p: ChannelRef, sid: str) -> Done:
     await sio.leave_room(sid, channel_room(p.channel_id))
     return Done()
 
 
-@event("send_message", SendMessage, in_order=True)
+@event("send_message", SendMessage, limit=SOCKET_SEND, in_order=True)
 async def send_message(user: CurrentUser, p: SendMessage, sid: str) -> SendResult:
     return await chat.check_send_message(user, p.channel_id, p.content, p.client_msg_id)
 
 
-@event("send_dm", SendDm, in_order=True)
+@event("send_dm", SendDm, limit=SOCKET_SEND, in_order=True)
 async def send_dm(user: CurrentUser, p: SendDm, sid: str) -> SendResult:
     return await chat.check_send_dm(user, p.user_id, p.content, p.client_msg_id)
 
 
-@event("join_dm", JoinDm)
+@event("join_dm", JoinDm, limit=SOCKET_JOIN)
 async def join_dm(user: CurrentUser, p: JoinDm, sid: str) -> JoinedDm:
     return await chat.check_join_dm(user, p.user_id, p.since_seq)
 
 
-@event("edit_message", EditMessage)
+@event("edit_message", EditMessage, limit=SOCKET_EDIT)
 async def edit_message(user: CurrentUser, p: EditMessage, sid: str) -> MessageAck:
     return MessageAck(message=await chat.check_edit_message(user, p.message_id, p.content))
 
 
-@event("delete_message", MessageRef)
+@event("delete_message", MessageRef, limit=SOCKET_DELETE)
 async def delete_message(user: CurrentUser, p: MessageRef, sid: str) -> MessageAck:
     return MessageAck(message=await chat.check_delete_message(user, p.message_id))
 
 
-@event("react", React)
+@event("react", React, limit=SOCKET_REACT)
 async def react(user: CurrentUser, p: React, sid: str) -> ReactResult:
     return await chat.check_react(user, p.message_id, p.emoji)
 
 
-@event("typing", StreamRef)
+@event("typing", StreamRef, limit=SOCKET_TYPING)
 async def typing(user: CurrentUser, p: StreamRef, sid: str) -> TypingAck:
     return TypingAck(sent=await chat.check_typing(user, p.channel_id, p.user_id, sid))
 
 
-@event("mark_read", MarkRead)
+@event("mark_read", MarkRead, limit=SOCKET_MARK_READ)
 async def mark_read(user: CurrentUser, p: MarkRead, sid: str) -> ReadResult:
     return await chat.check_mark_read(user, p.seq, p.channel_id, p.user_id)
 

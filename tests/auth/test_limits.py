@@ -71,3 +71,45 @@ async def test_verify_attempts_are_limited_per_network(make_client, monkeypatch)
         for _ in range(3)
     ]
     assert statuses == [400, 400, 429]
+
+
+async def test_requests_from_elsewhere_cannot_lock_an_address_out(make_client):
+    attacker = await make_client(ip="203.0.113.20")
+    for _ in range(5):
+        res = await attacker.post("/api/auth/magic-link/send", json={"email": "target@example.com"})
+        assert res.status_code == 202
+    res = await attacker.post("/api/auth/magic-link/send", json={"email": "target@example.com"})
+    assert res.status_code == 429
+    # The owner of the address, on another network, still gets a code.
+    owner = await make_client(ip="198.51.100.20")
+    res = await owner.post("/api/auth/magic-link/send", json={"email": "target@example.com"})
+    assert res.status_code == 202, res.text
+
+
+async def test_an_address_keeps_a_ceiling_across_networks(make_client, monkeypatch):
+    monkeypatch.setattr(
+        actions, "SEND_PER_EMAIL", Limit("login-send-email", max_hits=3, window_s=3600)
+    )
+    statuses = []
+    for i in range(4):
+        client = await make_client(ip=f"192.0.2.{i + 1}")
+        res = await client.post("/api/auth/magic-link/send", json={"email": "many@example.com"})
+        statuses.append(res.status_code)
+    assert statuses == [202, 202, 202, 429]
+
+
+async def test_refusals_are_counted_by_limit_name_in_metrics(make_client):
+    client = await make_client(ip="203.0.113.30")
+    for _ in range(6):
+        await client.post("/api/auth/magic-link/send", json={"email": "count@example.com"})
+    text = (await client.get("/metrics")).text
+    line = next(
+        (
+            row
+            for row in text.splitlines()
+            if row.startswith("rate_limit_refusals_total{") and 'limit="login-send-email-ip"' in row
+        ),
+        None,
+    )
+    assert line is not None, text[-2000:]
+    assert float(line.rsplit(" ", 1)[1]) >= 1

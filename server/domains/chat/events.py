@@ -101,14 +101,45 @@ def notify_new(stream: Stream, message: MessageRead, mentioned: list[int]) -> li
     return [Outgoing(room, "new_dm", event) for room in stream.rooms()]
 
 
+# Edits, deletes and reaction changes of one message are coalesced per room (realtime.emitter:
+# the first at once, then the latest at most once a second): a burst of 100 edits reaches the
+# room as a couple of pushes, and the last push is always the stored state. An edit and a
+# delete share a key, so a trailing edit can never land after the delete: a delete ranks above
+# every edit. Edits all rank 0, so the last published wins: concurrent edits of one row commit
+# one after the other (row lock) and each publishes as soon as it has committed, so the last
+# published is the last stored (the edit's own timestamp is taken before it waits for the lock).
+_DELETED_RANK = 2**62
+
+
+def _message_key(message_id: int, room: str) -> str:
+    return f"message:{message_id}:{room}"
+
+
 def notify_edited(stream: Stream, message: MessageRead) -> list[Outgoing]:
     event = MessageEdited(message=message)
-    return [Outgoing(room, "message_edited", event) for room in stream.rooms()]
+    return [
+        Outgoing(
+            room,
+            "message_edited",
+            event,
+            coalesce=_message_key(message.id, room),
+        )
+        for room in stream.rooms()
+    ]
 
 
 def notify_deleted(stream: Stream, message: MessageRead) -> list[Outgoing]:
     event = MessageDeleted(message=message)
-    return [Outgoing(room, "message_deleted", event) for room in stream.rooms()]
+    return [
+        Outgoing(
+            room,
+            "message_deleted",
+            event,
+            coalesce=_message_key(message.id, room),
+            rank=_DELETED_RANK,
+        )
+        for room in stream.rooms()
+    ]
 
 
 def notify_reactions(
@@ -120,7 +151,11 @@ def notify_reactions(
         conversation_id=stream.conversation_id,
         reactions=reactions,
     )
-    return [Outgoing(room, "reaction_updated", event) for room in stream.rooms()]
+    # Rank 0 for all: the latest to be published wins, as without coalescing.
+    return [
+        Outgoing(room, "reaction_updated", event, coalesce=f"reactions:{message_id}:{room}")
+        for room in stream.rooms()
+    ]
 
 
 def notify_unread(user_id: int, stream: Stream, last_read_seq: int, unread: int) -> list[Outgoing]:

@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from core.settings import get_settings
+from server.ratelimit import REFUSALS_KEY
 
 TASKS_KEY = "metrics:tasks"
 
@@ -39,6 +40,32 @@ class TaskOutcomeCollector(Collector):
         for field, value in sorted(counts.items()):
             task, _, state = str(field).rpartition("|")
             family.add_metric([task, state], float(value))
+        yield family
+
+
+class RateLimitCollector(Collector):
+    """Refusals per limit name (server/ratelimit.py counts them in Redis, across processes):
+    a sign-in limit that refuses many requests is an attack or a budget set too low."""
+
+    def __init__(self) -> None:
+        self._client: redis.Redis | None = None
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "rate_limit_refusals",
+            "Requests and socket events refused by a rate limit",
+            labels=["limit"],
+        )
+        try:
+            if self._client is None:
+                self._client = redis.Redis.from_url(
+                    get_settings().redis_url, decode_responses=True, socket_timeout=1
+                )
+            counts = self._client.hgetall(REFUSALS_KEY)
+        except redis.RedisError:
+            counts = {}
+        for name, value in sorted(counts.items()):
+            family.add_metric([str(name)], float(value))
         yield family
 
 
@@ -139,4 +166,5 @@ def register_collectors() -> None:
         REGISTRY.register(TaskOutcomeCollector())
         REGISTRY.register(FanoutCollector())
         REGISTRY.register(BackplaneCollector())
+        REGISTRY.register(RateLimitCollector())
         _registered = True

@@ -148,7 +148,8 @@ async def test_withdrawal_requests_are_completed_or_rejected_by_the_owner(
     rejected = await owner.post(
         f"/api/owner/withdrawals/{second['id']}/reject", json={"note": "Verify your account first"}
     )
-    assert rejected.json()["status"] == "rejected"
+    assert rejected.json()["status"] == "rejected" and rejected.json()["decided_at"] is not None
+    assert rejected.json()["decision_note"] == "Verify your account first"
     assert (await sums(aff["id"]))["available"] == 1_800
     mine = (await me.get("/api/affiliate/withdrawals")).json()
     assert [w["status"] for w in mine] == ["rejected", "completed"]

@@ -95,5 +95,4 @@ async def check_reject_withdrawal(
     owner: CurrentUser, withdrawal_id: int, data: WithdrawalReject
 ) -> WithdrawalRead:
     await queries.access_withdrawal(owner, withdrawal_id)
-    await payouts.do_reject_withdrawal(withdrawal_id, owner.id, data.note)
-    return await queries.withdrawal(withdrawal_id)
+    return await payouts.do_reject_withdrawal(withdrawal_id, owner.id, data.note)

@@ -65,7 +65,7 @@ from server.domains.tracking.controllers import (
 )
 from server.errors import EXCEPTION_HANDLERS
 from server.i18n import locale_middleware
-from server.logging import configure_logging, request_id_middleware
+from server.logging import configure_logging, litestar_logging, request_id_middleware
 from server.ops_access import ops_access_middleware
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,6 +186,7 @@ def create_app() -> Litestar:
         ),
         openapi_config=OpenAPIConfig(title="WEOKTO / STAM API", version="0.1.0", path="/schema"),
         exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=litestar_logging(),
         on_startup=[_startup],
         on_shutdown=[_shutdown],
         debug=False,

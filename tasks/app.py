@@ -9,7 +9,10 @@ from celery.signals import task_failure, task_retry, task_success
 import db  # noqa: F401  -- sets PICCOLO_CONF before any table import
 from core.queue import celery_app
 from core.settings import get_settings
-from tasks import beat_lock  # noqa: F401  -- one beat only: the lock is taken at beat_init
+from tasks import (
+    beat_lock,  # noqa: F401  -- one beat only: the lock is taken at beat_init
+    logs,  # noqa: F401  -- worker and beat log like the web process (LOG_JSON)
+)
 
 celery_app.conf.include = [
     "tasks.mail",

@@ -651,8 +651,8 @@ class Fuzz:
             }
             ok, code, data = await self.call(me, "send_dm", body)
             self.judge(kind, me.id, partner and not blocked, ok, code, f"user {other}")
-            if partner:
-                w.conversations.add(pair(me.id, other))  # made on the way, blocked or not
+            if ok or code == "blocked":  # made on the way, before the block is seen
+                w.conversations.add(pair(me.id, other))
             if ok:
                 self.w.conv_pairs[data["message"]["conversation_id"]] = pair(me.id, other)
                 self.remember(data, me.id)

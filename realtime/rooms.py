@@ -13,3 +13,8 @@ def guild_room(guild_id: int) -> str:
 
 def channel_room(channel_id: int) -> str:
     return f"channel:{channel_id}"
+
+
+def session_room(session_id: str) -> str:
+    """The sockets opened with one sign-in (one browser): what a logout of it addresses."""
+    return f"session:{session_id}"

@@ -8,8 +8,8 @@ import socketio
 import structlog
 
 from core.settings import get_settings
-from realtime import presence
-from realtime.rooms import guild_room, user_room
+from realtime import presence, revoke
+from realtime.rooms import guild_room, session_room, user_room
 from realtime.sio import sio
 from server.domains.auth.queries import user_for_cookie_header
 from server.domains.guilds.events import publish_presence
@@ -19,8 +19,10 @@ from server.domains.platforms.queries import platform_for_host
 
 log = structlog.get_logger(__name__)
 
-# This process's sockets (sid -> user id), refreshed in Redis by the heartbeat.
+# This process's sockets (sid -> user id, sid -> session id), refreshed in Redis by the
+# heartbeat: presence finds a user's sockets, realtime.revoke a session's.
 LOCAL: dict[str, int] = {}
+LOCAL_SESSIONS: dict[str, str] = {}
 _heartbeat_started = False
 
 
@@ -34,6 +36,7 @@ async def _heartbeat() -> None:
         await sio.sleep(presence.HEARTBEAT_S)
         try:
             await presence.refresh(dict(LOCAL))
+            await revoke.refresh(dict(LOCAL_SESSIONS))
         except Exception:  # Redis down: retry at the next beat
             log.warning("presence heartbeat failed", exc_info=True)
 
@@ -62,11 +65,19 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
     await sio.save_session(
         sid, {"user_id": user.id, "platform": platform.value, "session_id": user.session_id}
     )
+    # Registered before the rooms are entered and checked after (realtime.revoke.is_revoked):
+    # a logout or suspension committing meanwhile either finds this socket or is seen here.
+    await revoke.register(sid, user.session_id)
     await sio.enter_room(sid, user_room(user.id))
+    await sio.enter_room(sid, session_room(user.session_id))
     guild_ids = await user_guild_ids(user.id)
     for guild_id in guild_ids:
         await sio.enter_room(sid, guild_room(guild_id))
+    if await revoke.is_revoked(user.session_id):
+        await revoke.unregister(sid, user.session_id)
+        raise _refused("unauthorized", "Sign in first")
     LOCAL[sid] = user.id
+    LOCAL_SESSIONS[sid] = user.session_id
     SOCKETS.inc()
     _ensure_heartbeat()
     if await presence.connect(user.id, sid):
@@ -77,5 +88,8 @@ async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
 async def disconnect(sid: str, reason: Any = None) -> None:
     SOCKETS.dec()
     user_id = LOCAL.pop(sid, None)
+    session_id = LOCAL_SESSIONS.pop(sid, None)
+    if session_id is not None:
+        await revoke.unregister(sid, session_id)
     if user_id is not None and await presence.disconnect(user_id, sid):
         await publish_presence(await user_guild_ids(user_id), user_id, "offline")

@@ -46,7 +46,9 @@ async def test_logout_revokes_the_session_at_once(make_client, login, captured_e
     replay.cookies.set("weokto_session", token, domain="localhost")
     assert (await replay.get("/api/auth/me")).status_code == 401
     assert await Session.count().where(Session.revoked_at.is_not_null()) == 1
-    assert captured_events[-1]["room"] == f"user:{user['id']}"
+    # To that session's sockets only (the user's other browsers stay signed in).
+    session_id = captured_events[-1]["payload"]["session_id"]
+    assert user["id"] and captured_events[-1]["room"] == f"session:{session_id}"
     assert captured_events[-1]["payload"]["type"] == "session.revoked"
     assert captured_events[-1]["payload"]["reason"] == "logout"
 

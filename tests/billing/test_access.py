@@ -144,6 +144,7 @@ async def test_the_grace_sweep_ends_access_once_and_tells_the_buyer(captured_eve
             "payload": {
                 "type": "access_ended",
                 "guild_id": cat["guild"]["id"],
+                "channel_ids": [],  # this guild has no paid channel to leave
                 "reason": "payment_grace_ended",
             },
         }

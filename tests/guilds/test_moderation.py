@@ -215,14 +215,11 @@ async def test_leave_and_ban_push_member_removed(captured_events):
 
 
 async def test_removals_take_the_member_out_of_the_guild_rooms_after_commit(monkeypatch):
+    from realtime import revoke
     from tests.factories import make_channel
 
     left: list[tuple[int, list[str]]] = []
-
-    async def leave_rooms(user_id: int, rooms: list[str]) -> None:
-        left.append((user_id, rooms))
-
-    monkeypatch.setattr(actions, "leave_rooms", leave_rooms)
+    monkeypatch.setattr(revoke, "_operator", lambda r: left.append((r.user_id, list(r.rooms))))
     room = await make_room(n_members=3)
     slug, gid, cid = room["guild"]["slug"], room["guild"]["id"], room["channel"]["id"]
     other = (await make_channel(gid, name="second"))["id"]

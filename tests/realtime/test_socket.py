@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -52,10 +53,14 @@ async def test_other_platforms_session_is_refused(live_server, read_mail):
         await _connect(live_server.stam_url, cookie)
 
 
-async def test_event_after_logout_gets_an_error_ack(live_server, read_mail):
+async def test_logout_tells_the_socket_then_disconnects_it(live_server, read_mail):
     base = live_server.weokto_url
     cookie = await _sign_in(base, "late@example.com", read_mail)
     client = await _connect(base, cookie)
+    told: list[dict] = []
+    gone = asyncio.Event()
+    client.on("session.revoked", lambda data: told.append(data))
+    client.on("disconnect", lambda *_: gone.set())
     async with httpx.AsyncClient(base_url=base) as http:
         for pair in cookie.split("; "):
             k, v = pair.split("=", 1)
@@ -64,6 +69,20 @@ async def test_event_after_logout_gets_an_error_ack(live_server, read_mail):
             "/api/auth/logout", headers={"x-csrftoken": http.cookies["csrftoken"]}
         )
         assert res.status_code == 200
+    await asyncio.wait_for(gone.wait(), 10)
+    assert [t["reason"] for t in told] == ["logout"]
+    with pytest.raises(socketio.exceptions.ConnectionError):  # and it cannot come back
+        await _connect(base, cookie)
+
+
+async def test_event_after_the_session_ended_gets_an_error_ack(live_server, read_mail):
+    from db.auth.tables import Session
+
+    base = live_server.weokto_url
+    cookie = await _sign_in(base, "expired@example.com", read_mail)
+    client = await _connect(base, cookie)
+    # Expiry cuts nothing by itself: the next event finds the session gone.
+    await Session.update({Session.expires_at: datetime.now(UTC) - timedelta(seconds=1)}, force=True)
     ack = await client.call("hello", {}, timeout=10)
     assert ack["ok"] is False and ack["error"]["code"] == "session_ended"
     await client.disconnect()

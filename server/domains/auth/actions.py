@@ -5,14 +5,14 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 
 from db.auth.tables import LoginToken, Session, User
 from db.uow import atomic
-from realtime import emitter
+from realtime import emitter, revoke
 from server.domains.auth import events
 from server.domains.auth.queries import UserRow, get_user, user_by_email
 from server.domains.auth.schemas import CurrentUser, Role
@@ -225,11 +225,32 @@ def home_for(user: CurrentUser) -> str:
 
 
 async def do_logout(user: CurrentUser) -> None:
+    await do_revoke_session(user.id, user.session_id, "logout")
+
+
+async def check_revoke_session(user: CurrentUser, session_id: str) -> None:
+    """Sign one of one's own sessions out (another browser or device)."""
+    try:
+        wanted = uuid.UUID(session_id)
+    except ValueError:
+        raise NotFound("No such session", code="session_not_found") from None
+    owned = await Session.exists().where((Session.id == wanted) & (Session.user == user.id))
+    if not owned:
+        raise NotFound("No such session", code="session_not_found")
+    await do_revoke_session(user.id, str(wanted), "revoked")
+
+
+async def do_revoke_session(
+    user_id: int, session_id: str, reason: Literal["logout", "revoked"]
+) -> None:
+    """Revoke a session; once committed its sockets are told, then disconnected on every process
+    (the other sessions of the user keep theirs)."""
     async with atomic():
         await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
-            (Session.id == uuid.UUID(user.session_id)) & Session.revoked_at.is_null()
+            (Session.id == uuid.UUID(session_id)) & Session.revoked_at.is_null()
         )
-        emitter.queue_all(events.notify_revoked(user.id, "logout", user.session_id))
+        emitter.queue_all(events.notify_revoked(user_id, reason, session_id))
+        revoke.cut_session(session_id)  # after the event: it is sent before the disconnect
 
 
 async def _same_platform_user(actor: CurrentUser, user_id: int) -> UserRow:
@@ -252,10 +273,14 @@ async def do_suspend_user(user_id: int) -> None:
     """Suspend and revoke every session at once (the next request or socket event fails)."""
     async with atomic():
         await User.update({User.status: "suspended"}).where(User.id == user_id)
-        await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
-            (Session.user == user_id) & Session.revoked_at.is_null()
+        revoked = (
+            await Session.update({Session.revoked_at: datetime.now(UTC)})
+            .where((Session.user == user_id) & Session.revoked_at.is_null())
+            .returning(Session.id)
         )
         emitter.queue_all(events.notify_revoked(user_id, "suspended"))
+        # After the event: every socket of the user is told, then disconnected.
+        revoke.cut_user(user_id, [str(r["id"]) for r in revoked])
 
 
 async def check_reinstate_user(actor: CurrentUser, user_id: int) -> None:

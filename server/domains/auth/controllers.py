@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from server.domains.auth import actions
+from server.domains.auth import actions, queries
 from server.domains.auth.guards import login_required, require_user
 from server.domains.auth.schemas import (
     LocaleChoice,
@@ -21,6 +21,7 @@ from server.domains.auth.schemas import (
     MagicLinkSent,
     OtpVerify,
     ProfileUpdate,
+    SessionRead,
     UserRead,
 )
 from server.domains.auth.security import SESSION_TTL_S
@@ -120,6 +121,24 @@ class AuthController(Controller):
         """Revoke this session at once and clear the cookie."""
         await actions.do_logout(request.user)
         return Response(LoggedOut(), cookies=[session_cookie(request, None)])
+
+    @get("/sessions", guards=[login_required], responses=error_responses(401))
+    async def sessions(self, request: Request[Any, Any, Any]) -> list[SessionRead]:
+        """The caller's live sessions (browsers and devices), newest first."""
+        return await queries.live_sessions(request.user)
+
+    @delete(
+        "/sessions/{session_id:str}",
+        status_code=HTTP_200_OK,
+        guards=[login_required],
+        responses=error_responses(401, 404),
+    )
+    async def revoke_session(
+        self, request: Request[Any, Any, Any], session_id: FromPath[str]
+    ) -> LoggedOut:
+        """Sign one of one's sessions out at once; its open pages are disconnected."""
+        await actions.check_revoke_session(request.user, session_id)
+        return LoggedOut(status="revoked")
 
 
 class LocaleController(Controller):

@@ -8,7 +8,7 @@ from typing import Literal
 import msgspec
 
 from realtime.emitter import Outgoing
-from realtime.rooms import user_room
+from realtime.rooms import session_room, user_room
 
 
 class WelcomeUser(msgspec.Struct):
@@ -27,8 +27,14 @@ class SessionWelcome(msgspec.Struct, tag_field="type", tag="session.welcome"):
     worker: str
 
 
+RevokeReason = Literal["logout", "revoked", "suspended"]
+
+
 class SessionRevoked(msgspec.Struct, tag_field="type", tag="session.revoked"):
-    reason: Literal["logout", "suspended"]
+    """Sent to the sockets about to be disconnected: a logout or a revoked session reaches that
+    session's sockets only, a suspension every socket of the user."""
+
+    reason: RevokeReason
     session_id: str | None = None
 
 
@@ -40,7 +46,8 @@ def notify_welcome(user: WelcomeUser, platform: str, worker: str) -> list[Outgoi
 
 
 def notify_revoked(
-    user_id: int, reason: Literal["logout", "suspended"], session_id: str | None = None
+    user_id: int, reason: RevokeReason, session_id: str | None = None
 ) -> list[Outgoing]:
     event = SessionRevoked(reason=reason, session_id=session_id)
-    return [Outgoing(user_room(user_id), "session.revoked", event)]
+    room = session_room(session_id) if session_id is not None else user_room(user_id)
+    return [Outgoing(room, "session.revoked", event)]

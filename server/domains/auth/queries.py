@@ -9,7 +9,7 @@ from http.cookies import SimpleCookie
 import msgspec
 
 from db.auth.tables import Session, User
-from server.domains.auth.schemas import CurrentUser, Role
+from server.domains.auth.schemas import CurrentUser, Role, SessionRead
 from server.domains.auth.security import decode_session
 from server.domains.platforms.queries import Platform, branding
 
@@ -101,3 +101,24 @@ async def get_user(user_id: int) -> UserRow | None:
 async def user_by_email(platform: Platform, email: str) -> UserRow | None:
     rows = await User.raw(_USER + "platform = {} AND email = {}", platform.value, email)
     return msgspec.convert(rows[0], UserRow) if rows else None
+
+
+async def live_sessions(user: CurrentUser) -> list[SessionRead]:
+    """The user's sessions that still work, newest first, the caller's marked."""
+    rows = await Session.raw(
+        'SELECT id, created_at, expires_at, ip, user_agent FROM sessions WHERE "user" = {} '
+        "AND platform = {} AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC",
+        user.id,
+        user.platform,
+    )
+    return [
+        SessionRead(
+            id=str(r["id"]),
+            created_at=r["created_at"],
+            expires_at=r["expires_at"],
+            ip=r["ip"],
+            user_agent=r["user_agent"],
+            current=str(r["id"]) == user.session_id,
+        )
+        for r in rows
+    ]

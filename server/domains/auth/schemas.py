@@ -89,6 +89,17 @@ class LoggedOut(msgspec.Struct):
     status: str = "logged_out"
 
 
+class SessionRead(msgspec.Struct):
+    """One live sign-in of the user (a browser or device)."""
+
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    ip: str
+    user_agent: str
+    current: bool
+
+
 class LocaleChoice(msgspec.Struct, forbid_unknown_fields=True):
     """Body of POST /api/locale: one of server.i18n.SUPPORTED."""
 

@@ -17,8 +17,9 @@ from core.redis import get_redis
 from db.chat.tables import DmConversation, Message, Reaction, UserBlock
 from db.guilds.tables import AuditLog, GuildMember
 from db.uow import after_write, atomic
-from realtime import emitter
+from realtime import emitter, revoke
 from realtime.rooms import channel_room, guild_room
+from server.domains.auth.queries import get_user
 from server.domains.auth.schemas import CurrentUser
 from server.domains.chat import events, queries
 from server.domains.chat.events import Stream
@@ -252,9 +253,20 @@ async def _dm_stream(user: CurrentUser, other_id: int, create: bool) -> Stream:
     return Stream(conversation_id=conv.id, pair=(low, high))
 
 
+async def _refuse_suspended(other_id: int) -> None:
+    """A suspended account reads nothing until reinstated: messages to it are refused rather
+    than piled up unseen (its sockets were disconnected by the suspension)."""
+    other = await get_user(other_id)
+    if other is not None and other.status == "suspended":
+        raise Forbidden(
+            "This account is suspended: it cannot receive messages", code="recipient_suspended"
+        )
+
+
 async def check_send_dm(
     user: CurrentUser, other_id: int, content: str, client_msg_id: str
 ) -> SendResult:
+    await _refuse_suspended(other_id)
     stream = await dm_stream(user, other_id, create=True)
     if (dup := await _existing(user, client_msg_id, stream)) is not None:
         return dup
@@ -462,6 +474,20 @@ async def stream_last_seq(stream: Stream) -> int:
     return rows[0]["last_seq"] if rows else 0
 
 
+async def _still_allowed(user: CurrentUser, channel_id: int, guild_id: int) -> None:
+    """Read access again once the socket is in the rooms. A revocation that committed between
+    the first check and the enter took the user's sockets out before this one was in: seen
+    now, the rooms are left again (realtime.revoke) and the join refused."""
+    try:
+        await access_channel(user, channel_id)
+    except Forbidden as exc:
+        lost = [channel_room(channel_id)]
+        if exc.code == "not_member":
+            lost.append(guild_room(guild_id))
+        await revoke.leave_now(user.id, lost)
+        raise
+
+
 async def check_join_channel(
     user: CurrentUser,
     channel_id: int,
@@ -475,6 +501,7 @@ async def check_join_channel(
     """
     ch = await access_channel(user, channel_id)
     await enter([channel_room(channel_id), guild_room(ch.access.guild_id)])
+    await _still_allowed(user, channel_id, ch.access.guild_id)
     last_seq = await stream_last_seq(Stream(channel_id=channel_id, guild_id=ch.access.guild_id))
     caught = await queries.catch_up("channel", channel_id, last_seq, since_seq, HISTORY_DEFAULT)
     last_read = await queries.read_marker(user.id, "channel", channel_id)

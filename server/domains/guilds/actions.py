@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
-from db import uow
 from db.auth.tables import User
 from db.guilds.tables import AuditLog, Channel, GuildBan, GuildMember
 from db.uow import atomic
-from realtime import emitter
+from realtime import emitter, revoke
 from realtime.rooms import channel_room, guild_room
-from realtime.sio import leave_rooms
 from server.domains.auth.queries import get_user
 from server.domains.auth.schemas import CurrentUser
 from server.domains.guilds import events
+from server.domains.guilds.events import AccessReason
 from server.domains.guilds.queries import (
+    MODERATOR_ROLES,
     Access,
     ChannelRow,
     GuildRow,
@@ -32,6 +32,7 @@ from server.domains.guilds.queries import (
 )
 from server.domains.guilds.schemas import (
     ChannelRead,
+    GuildRole,
     ModerationResult,
     PrimaryGuildRead,
 )
@@ -41,15 +42,33 @@ from server.errors import ClientError, Conflict, Forbidden, NotFound
 PRIMARY_LOCK = timedelta(days=30)
 
 
-def _evict_after_commit(guild_id: int, user_id: int) -> None:
-    """Once the removal has committed, take the user's sockets (on any process) out of the
-    guild's rooms, so nothing of the guild reaches them any more."""
+async def _removed(guild_id: int, user_id: int, action: Literal["kick", "ban", "leave"]) -> None:
+    """Inside the removal's unit of work: once it commits, the user's sockets (on any process)
+    leave the guild's rooms, then they are told which channels they lost."""
+    channels = await guild_channel_ids(guild_id)
+    revoke.leave(user_id, [guild_room(guild_id), *(channel_room(c) for c in channels)])
+    emitter.queue_all(events.notify_access_ended(user_id, guild_id, channels, action))
 
-    async def evict() -> None:
-        channels = await guild_channel_ids(guild_id)
-        await leave_rooms(user_id, [guild_room(guild_id), *(channel_room(c) for c in channels)])
 
-    uow.on_commit(f"evict:{user_id}:{guild_id}", evict)
+async def _paid_channel_ids(guild_id: int) -> list[int]:
+    rows = await Channel.raw(
+        "SELECT id FROM channels WHERE guild = {} AND requires_paid ORDER BY id", guild_id
+    )
+    return [r["id"] for r in rows]
+
+
+async def do_paid_access_lost(user_id: int, guild_id: int, reason: AccessReason) -> list[int]:
+    """Call inside the unit of work that took a member's paid access (or moderator role) away:
+    once it commits, their sockets leave the paid channels they can no longer read, and they
+    get `access_ended`. Returns those channels (none for a moderator, who reads them all)."""
+    member = await membership(guild_id, user_id)
+    if member is None or member.role in MODERATOR_ROLES or member.paid_access:
+        return []
+    channels = await _paid_channel_ids(guild_id)
+    revoke.leave(user_id, [channel_room(c) for c in channels])
+    # Told even without a paid channel to leave: the paid access itself is what ended.
+    emitter.queue_all(events.notify_access_ended(user_id, guild_id, channels, reason))
+    return channels
 
 
 def _now() -> datetime:
@@ -102,7 +121,7 @@ async def check_leave(user: CurrentUser, slug: str) -> ModerationResult:
             (GuildMember.guild == guild.id) & (GuildMember.user == user.id)
         )
         emitter.queue_all(events.notify_removed(guild.id, user.id, "leave", ""))
-        _evict_after_commit(guild.id, user.id)
+        await _removed(guild.id, user.id, "leave")
     return ModerationResult(guild_id=guild.id, user_id=user.id, action="leave")
 
 
@@ -189,7 +208,7 @@ async def check_kick(user: CurrentUser, slug: str, target_id: int, reason: str) 
         )
         await AuditLog.insert(_audit(guild.id, user.id, target_id, "kick", reason))
         emitter.queue_all(events.notify_removed(guild.id, target_id, "kick", reason))
-        _evict_after_commit(guild.id, target_id)
+        await _removed(guild.id, target_id, "kick")
     return ModerationResult(guild_id=guild.id, user_id=target_id, action="kick")
 
 
@@ -215,7 +234,7 @@ async def check_ban(user: CurrentUser, slug: str, target_id: int, reason: str) -
         )
         await AuditLog.insert(_audit(guild.id, user.id, target_id, "ban", reason))
         emitter.queue_all(events.notify_removed(guild.id, target_id, "ban", reason))
-        _evict_after_commit(guild.id, target_id)
+        await _removed(guild.id, target_id, "ban")
     return ModerationResult(guild_id=guild.id, user_id=target_id, action="ban")
 
 
@@ -243,7 +262,8 @@ async def check_paid_access(
     actor = await access_member(user, guild)
     if actor.role != "owner":
         raise Forbidden("Only the guild owner can grant paid access", code="owner_required")
-    if await membership(guild.id, target_id) is None:
+    before = await membership(guild.id, target_id)
+    if before is None:
         raise NotFound("That user is not a member of this guild", code="member_not_found")
     async with atomic():
         await GuildMember.update({GuildMember.paid_access: granted}).where(
@@ -257,11 +277,34 @@ async def check_paid_access(
                 "paid_access_granted" if granted else "paid_access_revoked",
             )
         )
+        if before.paid_access and not granted:
+            await do_paid_access_lost(target_id, guild.id, "paid_access_removed")
     return ModerationResult(
         guild_id=guild.id,
         user_id=target_id,
         action="paid_access_granted" if granted else "paid_access_revoked",
     )
+
+
+async def check_set_role(
+    user: CurrentUser, slug: str, target_id: int, role: GuildRole
+) -> ModerationResult:
+    """The owner makes a member a moderator or a moderator a member again."""
+    guild = await access_guild(user, slug)
+    actor = await access_member(user, guild)
+    if actor.role != "owner":
+        raise Forbidden("Only the guild owner can change roles", code="owner_required")
+    if role == "owner":
+        raise ClientError("A guild has one owner", code="invalid_role", details={"field": "role"})
+    before = await _target(guild, actor, user.id, target_id)
+    async with atomic():
+        await GuildMember.update({GuildMember.role: role}).where(
+            (GuildMember.guild == guild.id) & (GuildMember.user == target_id)
+        )
+        await AuditLog.insert(_audit(guild.id, user.id, target_id, "role_changed", role=role))
+        if before.role in MODERATOR_ROLES and role not in MODERATOR_ROLES:
+            await do_paid_access_lost(target_id, guild.id, "role_changed")
+    return ModerationResult(guild_id=guild.id, user_id=target_id, action="role_changed")
 
 
 async def check_slow_mode(user: CurrentUser, channel_id: int, seconds: int) -> ChannelRead:

@@ -21,6 +21,7 @@ from server.domains.guilds.schemas import (
     PaidAccessRequest,
     PrimaryGuildRead,
     ReasonRequest,
+    RoleRequest,
     TimeoutRequest,
 )
 from server.errors import error_responses
@@ -142,6 +143,17 @@ class ModerationController(Controller):
     ) -> ModerationResult:
         """The owner grants or removes paid-channel access by hand (billing does it too)."""
         return await actions.check_paid_access(request.user, slug, user_id, data.granted)
+
+    @post("/role", status_code=200, responses=ERRORS)
+    async def role(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        user_id: FromPath[int],
+        data: JSONBody[RoleRequest],
+    ) -> ModerationResult:
+        """The owner makes a member a moderator, or a moderator a member again."""
+        return await actions.check_set_role(request.user, slug, user_id, data.role)
 
 
 class ChannelController(Controller):

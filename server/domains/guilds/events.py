@@ -1,4 +1,4 @@
-"""Guild realtime events: presence, moderation, channel updates."""
+"""Guild realtime events: presence, moderation, channel updates, the end of access."""
 
 from __future__ import annotations
 
@@ -42,6 +42,28 @@ class MemberRemoved(msgspec.Struct, tag_field="type", tag="member_removed"):
     reason: str
 
 
+# Why a user's sockets left a guild's channels (the browser shows it, translated).
+AccessReason = Literal[
+    "paid_access_removed",  # the owner took paid access away by hand
+    "refunded",
+    "dispute_lost",
+    "payment_grace_ended",  # a failed renewal stayed unpaid past the grace
+    "subscription_ended",  # cancelled, expired or ended in Stripe for another reason
+    "role_changed",  # no longer a moderator, who reads every channel
+    "kick",
+    "ban",
+    "leave",
+]
+
+
+class AccessEnded(msgspec.Struct, tag_field="type", tag="access_ended"):
+    """The user's sockets have left these channels of the guild (sent once they have)."""
+
+    guild_id: int
+    channel_ids: list[int]
+    reason: AccessReason
+
+
 class ChannelUpdated(msgspec.Struct, tag_field="type", tag="channel_updated"):
     channel: ChannelRead
 
@@ -64,6 +86,13 @@ def notify_removed(
         Outgoing(guild_room(guild_id), "member_removed", event),
         Outgoing(user_room(user_id), "member_removed", event),
     ]
+
+
+def notify_access_ended(
+    user_id: int, guild_id: int, channel_ids: list[int], reason: AccessReason
+) -> list[Outgoing]:
+    event = AccessEnded(guild_id=guild_id, channel_ids=sorted(channel_ids), reason=reason)
+    return [Outgoing(user_room(user_id), "access_ended", event)]
 
 
 def notify_channel_updated(channel: ChannelRead) -> list[Outgoing]:

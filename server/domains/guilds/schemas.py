@@ -91,6 +91,10 @@ class PaidAccessRequest(msgspec.Struct, forbid_unknown_fields=True):
     granted: bool
 
 
+class RoleRequest(msgspec.Struct, forbid_unknown_fields=True):
+    role: Literal["moderator", "member"]
+
+
 class ChannelUpdate(msgspec.Struct, forbid_unknown_fields=True):
     slow_mode_s: Annotated[int, msgspec.Meta(ge=0, le=MAX_SLOW_MODE_S)]
 

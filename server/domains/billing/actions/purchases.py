@@ -10,16 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from db.billing.tables import Plan, Purchase
+from db.billing.tables import Invoice, Plan, Purchase
 from db.guilds.tables import GuildMember
 from db.uow import atomic
-from server.domains.billing.events import (
-    AccessEnded,
-    PaymentSucceeded,
-    notify_access_ended,
-    notify_payment_succeeded,
-)
+from server.domains.billing.events import PaymentSucceeded, notify_payment_succeeded
 from server.domains.billing.queries import access_rows
+from server.domains.guilds.actions import do_paid_access_lost
+from server.domains.guilds.events import AccessReason
 from server.domains.paid_access import GRACE, GRANTED_SQL, decide_access, grants_access
 from server.domains.tracking.actions import do_attribute_purchase
 from server.integrations.stripe import client
@@ -155,7 +152,7 @@ async def _upsert(
             status,
         )
         purchase = rows[0]
-        await _apply_access(user_id, plan["guild"])
+        await _apply_access(user_id, plan["guild"], purchase["id"])
         if purchase["inserted"] and grants_access(status):
             notify_payment_succeeded(
                 user_id,
@@ -171,7 +168,7 @@ async def _upsert(
     return purchase["id"]
 
 
-async def _apply_access(user_id: int, guild_id: int | None) -> None:
+async def _apply_access(user_id: int, guild_id: int | None, purchase_id: int) -> None:
     """Paid access to a guild while any purchase of the user for it grants access."""
     if guild_id is None:
         return
@@ -183,10 +180,35 @@ async def _apply_access(user_id: int, guild_id: int | None) -> None:
             guild_id,
             user_id,
         )
-    else:
-        await GuildMember.update({GuildMember.paid_access: False}).where(
-            (GuildMember.guild == guild_id) & (GuildMember.user == user_id)
+        return
+    lost = (
+        await GuildMember.update({GuildMember.paid_access: False})
+        .where(
+            (GuildMember.guild == guild_id)
+            & (GuildMember.user == user_id)
+            & (GuildMember.paid_access == True)  # noqa: E712
         )
+        .returning(GuildMember.id)
+    )
+    if lost:  # it had access until this commit: its live sockets lose the paid channels
+        await do_paid_access_lost(user_id, guild_id, await _loss_reason(purchase_id))
+
+
+async def _loss_reason(purchase_id: int) -> AccessReason:
+    """Why a purchase stopped granting, as the buyer is told. Our refund and dispute flows
+    record their side before the cancellation they cause comes back from Stripe."""
+    rows = await Invoice.raw(
+        "SELECT bool_or(i.dispute_status = 'lost') AS lost, bool_or(i.amount_refunded_cents > 0 "
+        "OR EXISTS (SELECT 1 FROM refund_requests r WHERE r.invoice = i.id "
+        "AND r.status IN ('approving', 'approved'))) AS refunded "
+        "FROM invoices i WHERE i.purchase = {}",
+        purchase_id,
+    )
+    if rows and rows[0]["lost"]:
+        return "dispute_lost"
+    if rows and rows[0]["refunded"]:
+        return "refunded"
+    return "subscription_ended"
 
 
 async def do_end_lapsed_grace(now: datetime | None = None) -> int:
@@ -208,7 +230,5 @@ async def do_end_lapsed_grace(now: datetime | None = None) -> int:
             now,
         )
         for row in rows:
-            notify_access_ended(
-                row["user"], AccessEnded(guild_id=row["guild"], reason="payment_grace_ended")
-            )
+            await do_paid_access_lost(row["user"], row["guild"], "payment_grace_ended")
     return len(rows)

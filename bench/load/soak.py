@@ -30,7 +30,7 @@ import httpx
 import psutil
 
 from bench.fanout.loadgen import FILLER
-from bench.fanout.wire import Recorder, SioClient, open_client
+from bench.fanout.wire import NEW_MESSAGE, Recorder, SioClient
 
 CONNECT_CONCURRENCY = 32
 DRAIN_S = 10.0  # after the last send: wait this long at most for acks and deliveries
@@ -86,6 +86,7 @@ class SoakResult:
     max_ms: float | None
     dropped: int
     dropped_detail: list[str]
+    foreign_messages: int  # pushed by other runs sharing the Redis server, left out
     samples: list[RssSample] = field(default_factory=list)
     rss_start: int = 0  # the median of the samples just after the warm-up
     rss_end: int = 0  # the median of the last samples
@@ -105,6 +106,39 @@ class Stamped(Recorder):
     def __init__(self) -> None:
         super().__init__()
         self.latencies_ns = array.array("q")  # type: ignore[assignment]
+        self.foreign = 0  # messages of other runs pushed into rooms of the same names
+
+
+class SoakClient(SioClient):
+    """The lean client, counting only this run's messages: other runs on the machine may share
+    the Redis server, whose pub/sub channels are not per database, and push into rooms of the
+    same names. A message of this run carries the run's mark in its client_msg_id."""
+
+    mark = b""
+
+    def _on_text(self, p: bytes) -> None:
+        if p.startswith(NEW_MESSAGE) and self.mark not in p:
+            if isinstance(self.rec, Stamped):
+                self.rec.foreign += 1
+            return
+        super()._on_text(p)
+
+
+async def open_soak_client(
+    index: int, cfg: SoakConfig, port: int, headers: dict[str, str], rec: Recorder, mark: bytes
+) -> SoakClient:
+    loop = asyncio.get_running_loop()
+
+    def make() -> SoakClient:
+        client = SoakClient(index, cfg.host, port, headers, rec)
+        client.mark = mark
+        return client
+
+    _transport, client = await asyncio.wait_for(
+        loop.create_connection(make, cfg.host, port), cfg.connect_timeout
+    )
+    await asyncio.wait_for(asyncio.shield(client.connected), cfg.connect_timeout)
+    return client
 
 
 def tree_rss(pid: int) -> int:
@@ -145,8 +179,9 @@ class Soak:
     def __init__(self, cfg: SoakConfig) -> None:
         self.cfg = cfg
         self.rec = Stamped()
-        self.clients: list[SioClient] = []
+        self.clients: list[SoakClient] = []
         self.run = uuid.uuid4().hex[:8]
+        self.mark = f"soak-{self.run}-".encode()
         self.k = 0
         self.outstanding = 0
         self.acked = 0
@@ -161,7 +196,7 @@ class Soak:
     async def connect(self) -> float:
         cfg, gate = self.cfg, asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-        async def one(i: int) -> SioClient:
+        async def one(i: int) -> SoakClient:
             port = cfg.ports[i % len(cfg.ports)]
             headers = {
                 "Host": f"{cfg.host_header}:{port}",
@@ -169,9 +204,8 @@ class Soak:
                 "Cookie": cfg.cookies[i],
             }
             async with gate:
-                client = await open_client(
-                    i, cfg.host, port, headers, self.rec, cfg.connect_timeout
-                )
+                client = await open_soak_client(i, cfg, port, headers, self.rec, self.mark)
+
                 ack = await client.call(
                     "join_channel", {"channel_id": cfg.channel_of[i]}, cfg.call_timeout
                 )
@@ -334,6 +368,7 @@ class Soak:
             max_ms=lat[-1] / 1e6 if lat else None,
             dropped=len(dropped),
             dropped_detail=dropped[:20],
+            foreign_messages=self.rec.foreign,
             samples=self.samples,
             rss_start=start,
             rss_end=end,

@@ -75,6 +75,7 @@ async def test_soak(live_server, second_server, db, figures, tmp_path):
         p99_ms=round(result.p99_ms or 0, 1),
         max_ms=round(result.max_ms or 0, 1),
         dropped=result.dropped,
+        foreign_messages=result.foreign_messages,
         rss_start_mib=round(result.rss_start / 2**20, 1),
         rss_end_mib=round(result.rss_end / 2**20, 1),
         rss_growth=f"{result.rss_growth:+.2%}",

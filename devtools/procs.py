@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -40,10 +41,28 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes source ports of outgoing connections from (and bind(0) too)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+FREE_PORTS_FROM = 20000
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port free right now. Only a hint: anything may take it before the caller binds it
-    (another run, or the kernel as the source port of an outgoing connection). A server we
-    start ourselves should get a `reserve_port` socket instead."""
+    """A port free right now, below the ephemeral range: bind(0) would give one the kernel may
+    hand out meanwhile as the source port of any outgoing connection (a database client's),
+    which made a server's bind fail. Still only a hint (another run may choose it too): a server
+    we start ourselves should get a `reserve_port` socket instead."""
+    low = ephemeral_ports()[0]
+    if low - FREE_PORTS_FROM >= 1000:
+        for port in random.sample(range(FREE_PORTS_FROM, low), 50):
+            if port_is_free(port, host):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])

@@ -200,3 +200,12 @@ def test_a_web_process_that_cannot_start_stops_the_run():
     sup.stop(timeout=5)
     assert result == [1]
     assert "web exited at start (code 3)" in sup.out.getvalue()  # type: ignore[attr-defined]
+
+
+def test_a_free_port_is_never_one_the_kernel_may_give_an_outgoing_connection():
+    from devtools.procs import ephemeral_ports
+
+    low, high = ephemeral_ports()
+    ports = {free_port() for _ in range(20)}
+    assert all(not low <= port <= high for port in ports), ports
+    assert len(ports) > 1  # spread out: two runs choosing at once rarely meet

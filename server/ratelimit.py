@@ -43,8 +43,8 @@ class Limit(msgspec.Struct, frozen=True):
 # most; the budgets leave room for bursts (joining every channel of a guild on connect,
 # toggling a few reactions) and stop a script flooding a room with pushes.
 SOCKET_HELLO = Limit("socket-hello", max_hits=10, window_s=60)
-SOCKET_JOIN = Limit("socket-join", max_hits=60, window_s=60)  # joins and leaves
-SOCKET_SEND = Limit("socket-send", max_hits=30, window_s=10)  # over every stream
+SOCKET_JOIN = Limit("socket-join", max_hits=120, window_s=60)  # joins and leaves
+SOCKET_SEND = Limit("socket-send", max_hits=50, window_s=10)  # over every stream
 SOCKET_EDIT = Limit("socket-edit", max_hits=10, window_s=10)
 SOCKET_DELETE = Limit("socket-delete", max_hits=30, window_s=30)
 SOCKET_REACT = Limit("socket-react", max_hits=20, window_s=10)

@@ -313,6 +313,50 @@ socket.on("member_removed", (e) => {
 });
 socket.on("channel_updated", (e) => e.channel && mergeChannel(e.channel));
 
+// Why channels went away, as the server names it (access_ended.reason).
+const ACCESS_ENDED = {
+  paid_access_removed: t("The guild owner removed your paid access."),
+  refunded: t("Your purchase was refunded."),
+  dispute_lost: t("Your payment was disputed and the dispute was lost."),
+  payment_grace_ended: t("Your payment is still missing after the grace period."),
+  subscription_ended: t("Your subscription has ended."),
+  role_changed: t("You are no longer a moderator."),
+  kick: t("You were removed from this guild."),
+  ban: t("You were removed from this guild."),
+  leave: t("You left this guild."),
+};
+const accessEndedText = (reason) => ACCESS_ENDED[reason] || t("Your access has changed.");
+
+function showAccessEnded(ch, why) {
+  el("timeline").replaceChildren(h("div", { class: "empty-state locked", "data-testid": "access-ended", role: "status" },
+    h("div", { class: "lock" }, icon("lock", 48)),
+    h("h2", {}, t("#{channel} is no longer available to you", { channel: ch.name })),
+    h("p", { class: "muted" }, why)));
+}
+
+// The server has already taken this page's socket out of these channels' rooms (nothing of
+// them arrives any more): drop them from the list and say why, in the reader's language.
+socket.on("access_ended", (e) => {
+  if (!inGuild(e)) return;
+  const gone = new Set(e.channel_ids || []);
+  const why = accessEndedText(e.reason);
+  for (const cat of state.categories) cat.channels = (cat.channels || []).filter((c) => !gone.has(c.id));
+  state.categories = state.categories.filter((cat) => (cat.channels || []).length);
+  for (const id of gone) state.channels.delete(id);
+  if (state.current && gone.has(state.current.id)) {
+    state.conv?.close();
+    state.conv = null;
+    state.current.can_read = false;
+    state.current.can_send = false;
+    showAccessEnded(state.current, why);
+    refreshComposer();
+    composer.setDisabled(why);
+  }
+  drawChannels();
+  // A removal from the guild is told by member_removed (and the page leaves): one message.
+  if (!["kick", "ban", "leave"].includes(e.reason)) toast(why);
+});
+
 // Every reconnect: catch up on the open channel (since its last seq) and resend the outbox;
 // channel unread counts and presence may have moved while we were away, so reload them too.
 let connectedOnce = false;

@@ -70,3 +70,22 @@ async def test_the_production_session_cookie_is_secure_on_any_host(
     ]
     assert session, cookies
     assert all("secure" in c.lower() for c in session), session
+
+
+async def test_an_admin_session_opens_them_and_a_member_session_does_not(
+    prod_client, read_mail, celery_worker
+):
+    from db.auth.tables import User
+    from tests.fixtures import code_of
+
+    email = "ops-admin@example.com"
+    await prod_client.post("/api/auth/magic-link/send", json={"email": email})
+    code = code_of(await read_mail(email))
+    res = await prod_client.post(
+        "/api/auth/magic-link/verify-otp", json={"email": email, "otp": code}
+    )
+    assert res.status_code == 200, res.text
+    assert (await prod_client.get("/metrics")).status_code == 403  # a member
+    await User.update({User.role: "admin"}).where(User.email == email)
+    assert (await prod_client.get("/metrics")).status_code == 200
+    assert (await prod_client.get("/schema/openapi.json")).status_code == 200

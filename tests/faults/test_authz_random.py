@@ -139,9 +139,30 @@ class World:
     conv_pairs: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> pair
     messages: dict[int, Msg] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)
+    # Guild joins during the attempts: (user, guild) -> (step, standing before). Pushes are
+    # judged as of the step they arrived in (`at`), acks as of now (`at` None).
+    joined: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
+    step: int = 0
+    at: int | None = None
 
     def of(self, user: int, guild: int) -> str:
+        change = self.joined.get((user, guild))
+        if change is not None and self.at is not None and self.at < change[0]:
+            return change[1]
         return self.standing.get((user, guild), "none")
+
+    def may_join(self, user: int, guild: int) -> bool:
+        club = self.clubs.get(guild)
+        same = club is not None and club.platform == self.people[user].platform
+        return same and self.of(user, guild) != "banned"
+
+    def join(self, user: int, guild: int) -> None:
+        """A successful join: the removed and outsiders come back as plain members."""
+        before = self.of(user, guild)
+        if before in MEMBER:
+            return
+        self.joined[(user, guild)] = (self.step, before)
+        self.standing[(user, guild)] = "member"
 
     def member(self, user: int, guild: int) -> bool:
         same = self.people[user].platform == self.clubs[guild].platform
@@ -397,12 +418,12 @@ class Judge:
         self.world = world
         self.tally = tally
         self.live = False
-        self.seen: list[tuple[int, str, Any]] = []
+        self.seen: list[tuple[int, int, str, Any]] = []
 
     def listen(self, who: Person, sock: socketio.AsyncClient) -> None:
         async def any_event(event: str, data: Any = None) -> None:
             if self.live:
-                self.seen.append((who.id, event, data))
+                self.seen.append((self.world.step, who.id, event, data))
 
         sock.on("*", any_event)
 
@@ -415,12 +436,14 @@ class Judge:
             )
         }
         names = {p.name for p in self.world.people.values()}
-        for user, event, data in self.seen:
+        for step, user, event, data in self.seen:
             if self.foreign(event, data, names):
                 self.tally.foreign += 1
                 continue
             self.tally.pushes += 1
+            self.world.at = step
             verdict = self.verdict(user, event, data, convs)
+            self.world.at = None
             if verdict is None:
                 self.tally.unclassified.append(f"user {user} got {event}: {str(data)[:120]}")
             elif not verdict:
@@ -578,6 +601,7 @@ class Fuzz:
         w, rng = self.w, self.rng
         me = w.people[rng.choice(self.people)]
         self.n += 1
+        w.step = self.n
         if kind == "join_channel":
             cid = self.pick_channel(me)
             ok, code, data = await self.call(me, "join_channel", {"channel_id": cid})
@@ -615,6 +639,14 @@ class Fuzz:
             self.judge(kind, me.id, w.can_send(me.id, cid), ok, code, f"channel {cid}")
         elif kind == "foreign_socket":
             await self.foreign_socket(me)
+        elif kind == "foreign_rest":
+            await self.foreign_rest(me)
+        elif kind == "join_guild":
+            gid = rng.choice(sorted(w.clubs))
+            res = await self.api.post(me, f"/api/guilds/{w.clubs[gid].slug}/join")
+            self.rest(kind, me, res, w.may_join(me.id, gid), f"guild {gid}")
+            if res.status_code == 200:
+                w.join(me.id, gid)
 
     def rest(self, kind: str, me: Person, res: httpx.Response, allowed: bool, what: str) -> None:
         if res.status_code >= 500:
@@ -680,6 +712,20 @@ class Fuzz:
             allowed = w.may_react(me.id, msg) and msg.id not in w.deleted
             self.judge(kind, me.id, allowed, ok, code, what)
 
+    async def foreign_rest(self, me: Person) -> None:
+        """History asked on the other platform's host, with the own cookie or the own token
+        under that platform's cookie name: no one is signed in there."""
+        other = OTHER[me.platform]
+        cookie = me.cookie if self.rng.random() < 0.5 else f"{COOKIE[other]}={me.token}"
+        cid = self.rng.choice([c for c in self.channels if self.w.rooms[c].platform == other])
+        res = await self.api.http[other].get(
+            f"/api/channels/{cid}/messages", headers={"Cookie": cookie}
+        )
+        if res.status_code >= 500:
+            self.tally.server_errors.append(f"foreign_rest: {res.status_code} {res.text[:200]}")
+        code = None if res.status_code == 200 else res.json()["error"]["code"]
+        self.judge("foreign_rest", me.id, False, res.status_code == 200, code, f"host of {other}")
+
     async def foreign_socket(self, me: Person) -> None:
         """A socket opened on the other platform's host: with the own cookie as it is, or the
         own token under the other platform's cookie name. Both must be refused."""
@@ -702,6 +748,8 @@ class Fuzz:
 
 
 KINDS = {
+    "join_guild": 2,
+    "foreign_rest": 1,
     "join_channel": 16,
     "history": 10,
     "send_message": 16,
@@ -858,6 +906,7 @@ async def test_random_authorization_attempts(live_server, stripe_emulator, db, f
             world.standing[(b.id, club.id)] = "refunded"
         await asyncio.sleep(1.0)  # the transitions' own pushes land before the judging starts
         setup_s = time.monotonic() - started
+        standings = Counter(world.standing.values())  # as the attempts start
         judge.live = True
         fuzz = Fuzz(world, api, rng, tally, urls)
         kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=ATTEMPTS)
@@ -871,7 +920,6 @@ async def test_random_authorization_attempts(live_server, stripe_emulator, db, f
             if p.sock is not None and p.sock.connected:
                 await p.sock.disconnect()
         await api.close()
-    standings = Counter(world.standing.values())
     figures.record(
         seed=SEED,
         replay=f"AUTHZ_SEED={SEED}",
@@ -881,6 +929,7 @@ async def test_random_authorization_attempts(live_server, stripe_emulator, db, f
         guilds=len(world.clubs),
         channels=len(world.rooms),
         standings=dict(standings),
+        joins=len(world.joined),
         allowed=tally.allowed,
         refused=tally.refused,
         throttled=tally.throttled,

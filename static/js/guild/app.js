@@ -205,10 +205,11 @@ function onActionError(error) {
 // --- members and moderation -----------------------------------------------------------------
 
 async function pickMember(m) {
-  const done = await memberDialog(m, { slug, isModerator: isModerator(), isMe: m.user_id === me.id,
+  const done = await memberDialog(m, { slug, isModerator: isModerator(), isOwner: state.membership?.role === "owner", isMe: m.user_id === me.id,
     onDone: (label) => toast({ timeout: t("{name} is timed out.", { name: m.display_name }),
       untimeout: t("Timeout lifted for {name}.", { name: m.display_name }),
-      kick: t("{name} was kicked.", { name: m.display_name }), ban: t("{name} was banned.", { name: m.display_name }) }[label]
+      kick: t("{name} was kicked.", { name: m.display_name }), ban: t("{name} was banned.", { name: m.display_name }),
+      role: t("The role of {name} was changed.", { name: m.display_name }) }[label]
       || t("Done.")) });
   if (done) loadMembers().catch(() => {});
 }
@@ -353,6 +354,10 @@ socket.on("access_ended", (e) => {
     composer.setDisabled(why);
   }
   drawChannels();
+  if (e.reason === "role_changed") {
+    api("GET", `/api/guilds/${encodeURIComponent(slug)}/membership`)
+      .then((m) => { state.membership = m; showRole(); drawHeader(); }).catch(() => {});
+  }
   // A removal from the guild is told by member_removed (and the page leaves): one message.
   if (!["kick", "ban", "leave"].includes(e.reason)) toast(why);
 });

@@ -13,7 +13,8 @@ export const SLOW_MODES = [[0, t("Off")],
   ...[5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600].map((s) => [s, fmtDuration(s)])];
 const ACTIONS = { timeout: t("timeout"), timeout_lifted: t("timeout lifted"), kick: t("kick"), ban: t("ban"),
   unban: t("unban"), leave: t("left"), delete_message: t("message deleted"),
-  slow_mode: t("slow mode"), paid_access_granted: t("paid access granted"), paid_access_revoked: t("paid access revoked") };
+  slow_mode: t("slow mode"), paid_access_granted: t("paid access granted"), paid_access_revoked: t("paid access revoked"),
+  role_changed: t("role changed") };
 const ROLES = { owner: t("owner"), admin: t("admin"), moderator: t("moderator"), member: t("member") };
 
 function select(name, options, value, testid) {
@@ -36,7 +37,7 @@ async function guarded(errorEl, fn) {
   }
 }
 
-export function memberDialog(member, { slug, isModerator, isMe, onDone }) {
+export function memberDialog(member, { slug, isModerator, isOwner, isMe, onDone }) {
   const base = `/api/guilds/${encodeURIComponent(slug)}/members/${member.user_id}`;
   return openDialog(member.display_name, (close) => {
     const error = h("p", { class: "error", role: "alert", hidden: true, "data-testid": "mod-error" });
@@ -48,6 +49,14 @@ export function memberDialog(member, { slug, isModerator, isMe, onDone }) {
       close(label);
     });
     const modTools = isModerator && !isMe && member.role !== "owner";
+    // The owner names moderators; a moderator made member again loses the paid channels they
+    // read by role (the server takes their sockets out of those rooms).
+    const promote = member.role === "member";
+    const roleTool = isOwner && !isMe && member.role !== "owner"
+      ? h("button", { type: "button", class: "button ghost", "data-testid": "btn-role",
+        onclick: () => act("POST", `${base}/role`, { role: promote ? "moderator" : "member" }, "role") },
+      promote ? t("Make moderator") : t("Remove moderator role"))
+      : null;
     return [
       h("p", { class: "muted" }, `${member.online ? t("Online") : t("Offline")} · ${ROLES[member.role] || member.role}`,
         timedOut(member) ? ` · ${t("timed out until {date}", { date: fmtDateTime(member.timeout_until) })}` : ""),
@@ -66,6 +75,7 @@ export function memberDialog(member, { slug, isModerator, isMe, onDone }) {
           h("button", { type: "button", class: "button danger", "data-testid": "btn-ban",
             onclick: () => confirm(t("Ban {name}? They cannot join again until unbanned.", { name: member.display_name })) && act("POST", `${base}/ban`, { reason: reason.value }, "ban") }, t("Ban"))),
       ) : null,
+      roleTool,
       error,
     ];
   }, { testid: "member-dialog" });

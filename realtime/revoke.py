@@ -19,7 +19,10 @@ to add to the servers, and it uses only the manager's own room operations.
 A socket that connects while its session is being revoked: the connect handler registers the
 socket first and reads a short-lived revocation marker last, and `cut_*` writes the marker
 before it reads the registry, so either the effect finds the socket or the connect sees the
-marker and refuses (see `is_revoked`).
+marker and refuses (see `is_revoked`). A channel room is entered only by `join_channel`,
+which reads access again once inside (chat's check_join_channel). What is left open: a socket
+connecting during a kick may enter the guild's room (presence and unread counts, no message)
+after the eviction ran; its next connect or event sees the removal.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NoReturn
 
+import email_validator
 import msgspec
 from email_validator import EmailNotValidError, validate_email
 
@@ -51,6 +52,19 @@ class LoginOutcome(msgspec.Struct, frozen=True):
     user: CurrentUser
     session_token: str
     redirect: str
+
+
+def _allow_dev_domains() -> None:
+    """Dev and test accounts live under .local (devtools/seed.py), a special-use name that
+    email-validator refuses: outside production it is taken off the library's list (the
+    library's documented switch). Production keeps the full list."""
+    from core.settings import get_settings
+
+    if get_settings().is_dev and "local" in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        email_validator.SPECIAL_USE_DOMAIN_NAMES.remove("local")
+
+
+_allow_dev_domains()
 
 
 def normalize_email(raw: str) -> str:

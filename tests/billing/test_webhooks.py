@@ -324,3 +324,60 @@ async def test_an_event_head_no_column_can_hold_is_400(client, head):
     res = await client.post("/webhooks/stripe", content=raw, headers=signed(raw))
     assert res.status_code == 400 and res.json()["error"]["code"] == "invalid_payload"
     assert await StripeEvent.count() == 0
+
+
+async def test_a_failing_event_whose_retry_cannot_be_queued_does_not_stop_the_batch(monkeypatch):
+    from server.jobs import Unavailable
+
+    calls: list[str] = []
+
+    async def handler(evt: EventView) -> None:
+        calls.append(evt.id)
+        if evt.id == "evt_first_bad":
+            raise RuntimeError("boom")
+
+    async def queue_down(*_: object) -> None:
+        raise Unavailable("The job queue is unavailable, try again shortly")
+
+    monkeypatch.setitem(webhooks.HANDLERS, "test.mixed", handler)
+    monkeypatch.setattr(webhooks, "enqueue", queue_down)
+    for event_id in ("evt_first_bad", "evt_then_good"):
+        body = event(event_id, "test.mixed")
+        await webhooks.do_record_event(
+            webhooks.stripe.Event.construct_from(json.loads(body), None), body
+        )
+    await webhooks.do_drain(max_batches=2)
+    got = {
+        r["stripe_id"]: r["status"]
+        for r in await StripeEvent.select(StripeEvent.stripe_id, StripeEvent.status)
+    }
+    # The good one ran; the bad one, with no queue for its own retry, waits out a lease.
+    assert got == {"evt_first_bad": "processing", "evt_then_good": "succeeded"}
+    assert calls == ["evt_first_bad", "evt_then_good"]
+    await StripeEvent.raw(
+        "UPDATE stripe_events SET claimed_at = now() - interval '6 minutes' "
+        "WHERE stripe_id = 'evt_first_bad'"
+    )
+    monkeypatch.setitem(webhooks.HANDLERS, "test.mixed", lambda evt: asyncio.sleep(0))
+    await webhooks.do_drain(max_batches=2)
+    row = await StripeEvent.select().where(StripeEvent.stripe_id == "evt_first_bad").first()
+    assert (row["status"], row["attempts"]) == ("succeeded", 2)
+
+
+async def test_a_stored_payload_that_does_not_decode_is_marked_failed(monkeypatch):
+    async def never(evt: EventView) -> None:
+        raise AssertionError("not reached")
+
+    monkeypatch.setitem(webhooks.HANDLERS, "test.undecodable", never)
+    body = event("evt_undecodable", "test.undecodable")
+    await webhooks.do_record_event(
+        webhooks.stripe.Event.construct_from(json.loads(body), None), body
+    )
+    await StripeEvent.raw(
+        "UPDATE stripe_events SET payload = {}::jsonb WHERE stripe_id = 'evt_undecodable'",
+        '{"id": 1}',
+    )
+    with pytest.raises(msgspec.ValidationError):
+        await webhooks.do_process_event("evt_undecodable")
+    row = await StripeEvent.select().where(StripeEvent.stripe_id == "evt_undecodable").first()
+    assert row["status"] == "failed" and "ValidationError" in row["last_error"]

@@ -302,9 +302,9 @@ async def _execute(row: dict[str, Any]) -> str:
         await _finish(row["stripe_id"], "ignored")
         return "ignored"
     payload = row["payload"]
-    # jsonb comes back as text from a raw query; re-encode in case a driver codec decoded it.
-    event = decode_event(payload if isinstance(payload, str) else msgspec.json.encode(payload))
     try:
+        # jsonb comes back as text from a raw query; re-encode in case a driver codec decoded it.
+        event = decode_event(payload if isinstance(payload, str) else msgspec.json.encode(payload))
         await handler(event)
     except Exception as exc:
         log.exception("stripe event failed", stripe_id=row["stripe_id"], type=row["type"])
@@ -340,7 +340,17 @@ async def _handle(row: dict[str, Any]) -> None:
         await _execute(row)
     except Exception:
         # Retried on its own, with the per-event task's backoff.
-        await enqueue("tasks.billing.process_stripe_event", row["stripe_id"])
+        try:
+            await enqueue("tasks.billing.process_stripe_event", row["stripe_id"])
+        except Exception:
+            # No queue for its retry: it is left claimed, as by a worker that died, so a drain
+            # takes it again once the lease is over; the rest of this batch goes on.
+            log.exception("stripe event retry not queued", stripe_id=row["stripe_id"])
+            await StripeEvent.raw(
+                "UPDATE stripe_events SET status = 'processing', claimed_at = now() "
+                "WHERE stripe_id = {} AND status = 'failed'",
+                row["stripe_id"],
+            )
 
 
 async def _run_batch(rows: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
+import socketio
 
 from db.auth.tables import Session
 from db.billing.tables import Invoice, Purchase, RefundRequest
@@ -348,3 +349,29 @@ async def test_joining_a_channel_just_revoked_leaves_it_again(monkeypatch):
     assert left == [(buyer.id, [f"channel:{room['paid']['id']}"])]
     with pytest.raises(NotFound):
         await chat.check_join_channel(buyer, 10**6, None, enter)
+
+
+async def test_a_socket_of_a_session_cut_meanwhile_is_refused_at_connect(live_server):
+    """The connect registered its socket after the cut read the registry: the marker refuses it,
+    though the session row still looks valid to the connect's first read."""
+    from server.domains.auth.security import encode_session
+    from tests.realtime.clients import connect
+
+    user = await make_user()
+    session_id = await _session_of(user)
+    cookie = f"weokto_session={encode_session(session_id, 'weokto')}"
+    first = await connect(live_server.weokto_url, cookie)  # the session works
+    await first.disconnect()
+    await revoke.mark_revoked([session_id])  # the cut's first step, before its commit is seen
+    refused: list[Any] = []
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("connect_error", lambda data: refused.append(data))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(
+            live_server.weokto_url,
+            headers={"Cookie": cookie, "Origin": live_server.weokto_url},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+    assert refused and refused[0]["data"]["code"] == "unauthorized", refused
+    assert await revoke.session_sids(session_id) == []  # the refused socket left no entry

@@ -80,6 +80,7 @@ OWN_ROOM_EVENTS = {
     "access_ended",
     "affiliate_update",
     "unread_updated",
+    "resync",  # to every socket of a process after a backplane outage: carries no data
 }
 EMOJI = ("👍", "🎉", "❤️", "👀")
 

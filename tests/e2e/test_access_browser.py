@@ -68,3 +68,33 @@ async def test_paid_access_removed_drops_the_channel_and_says_why_in_french(
     else:  # the phone layout keeps the list off screen until opened: it is still in the page
         assert await general.count() == 1
     await context.close()
+
+
+@pytest.mark.parametrize(
+    "viewport",
+    [{"width": 1280, "height": 800}, {"width": 390, "height": 844}],
+    ids=["desktop", "phone"],
+)
+async def test_a_dm_to_a_suspended_account_is_refused_in_french(
+    browser: Any, live_server: Any, read_mail: Any, club: dict[str, Any], viewport: dict[str, int]
+) -> None:
+    from server.domains.auth.actions import do_suspend_user
+
+    await do_suspend_user(club["owner"]["id"])
+    base = live_server.weokto_url
+    context = await browser.new_context(locale="fr-FR", viewport=viewport)
+    page = await context.new_page()
+    await sign_in_page(page, base, "zoe@example.com", read_mail)
+    await page.goto(f"{base}/dms?user={club['owner']['id']}&name=Olga")
+    await page.locator("#live-status[data-state=live]").wait_for(timeout=20000)
+    composer = page.get_by_test_id("composer-input")
+    await composer.fill("Bonjour ?")
+    await composer.press("Enter")
+    refusal = "Ce compte est suspendu : il ne peut pas recevoir de messages"
+    await page.get_by_text(refusal).first.wait_for(timeout=15000)
+    await page.wait_for_function(
+        "document.querySelector('[data-testid=composer-input]').disabled", timeout=10000
+    )
+    scroll = await page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= viewport["width"], f"{scroll}px wide at {viewport['width']}px"
+    await context.close()

@@ -62,7 +62,11 @@ function openWith(other) {
   history.replaceState(null, "", url);
   const c = findConv(other.id);
   state.conv = new Conversation(el("timeline"), dmAdapter(other, c), {
-    onError: (error) => composer.showError(errorText(error)),
+    onError: (error) => {
+      composer.showError(errorText(error));
+      // A suspended account receives nothing until reinstated: say so and stop offering to write.
+      if (error?.code === "recipient_suspended") composer.setDisabled(errorText(error));
+    },
     onLocked: (error) => composer.setDisabled(errorText(error)),
     onMeta: (data) => {
       const conv = data.conversation;

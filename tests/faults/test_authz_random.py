@@ -4,7 +4,8 @@ A seeded world of two platforms (each on its own host), several guilds with publ
 announcement channels, and people in every standing: owners, moderators, members, paying
 members, timed-out members, non-members, members who were kicked, banned, left, lost their
 paid access by hand, or bought through Stripe and were refunded; plus direct messages and
-blocks. Everyone who was inside a room before losing access still has a socket there.
+blocks. Everyone has a socket on each of two web processes, and everyone who was inside a room
+before losing access had both sockets there.
 
 Then thousands of random (user, target, action) attempts: channel joins and history, sends
 (with @mentions of random people), DM joins, history and sends, edits, deletes and reactions of
@@ -91,7 +92,11 @@ class Person:
     id: int
     name: str
     token: str
-    sock: socketio.AsyncClient | None = None
+    socks: list[socketio.AsyncClient] = field(default_factory=list)  # one per web process
+
+    @property
+    def sock(self) -> socketio.AsyncClient:
+        return self.socks[0]
 
     @property
     def cookie(self) -> str:
@@ -544,8 +549,7 @@ class Fuzz:
     async def call(
         self, who: Person, event: str, data: dict[str, Any]
     ) -> tuple[bool, str | None, Any]:
-        assert who.sock is not None
-        ack = await who.sock.call(event, data, timeout=CALL_TIMEOUT)
+        ack = await self.rng.choice(who.socks).call(event, data, timeout=CALL_TIMEOUT)
         if ack.get("ok"):
             return True, None, ack.get("data")
         if ack["error"]["code"] == "internal_error":
@@ -769,18 +773,21 @@ KINDS = {
 # --- setting the scene --------------------------------------------------------------------------
 
 
-async def connect_all(world: World, urls: dict[str, str], judge: Judge) -> None:
+async def connect_all(world: World, urls: dict[str, str], ports: list[int], judge: Judge) -> None:
+    """A socket per person on each web process: removals must reach the other process too."""
+
     async def one(p: Person) -> None:
-        sock = socketio.AsyncClient(reconnection=False)
-        judge.listen(p, sock)
-        base = urls[p.platform]
-        await sock.connect(
-            base,
-            headers={"Cookie": p.cookie, "Origin": base},
-            transports=["websocket"],
-            wait_timeout=15,
-        )
-        p.sock = sock
+        for port in ports:
+            sock = socketio.AsyncClient(reconnection=False)
+            judge.listen(p, sock)
+            host = "localhost" if p.platform == "weokto" else "stam.localhost"
+            await sock.connect(
+                f"http://{host}:{port}",
+                headers={"Cookie": p.cookie, "Origin": urls[p.platform]},
+                transports=["websocket"],
+                wait_timeout=15,
+            )
+            p.socks.append(sock)
 
     gate = asyncio.Semaphore(16)
 
@@ -795,13 +802,13 @@ async def enter_rooms(world: World, initial: dict[tuple[int, int], tuple[str, bo
     """Every socket joins every channel it could read before the transitions."""
 
     async def one(user: int, guild: int, role: str, paid: bool) -> None:
-        sock = world.people[user].sock
-        assert sock is not None
         for room in world.clubs[guild].rooms:
             if room.paid and not paid and role not in MODERATOR:
                 continue
-            ack = await sock.call("join_channel", {"channel_id": room.id}, timeout=CALL_TIMEOUT)
-            assert ack["ok"], (user, room, ack)
+            for sock in world.people[user].socks:
+                body = {"channel_id": room.id}
+                ack = await sock.call("join_channel", body, timeout=CALL_TIMEOUT)
+                assert ack["ok"], (user, room, ack)
 
     await asyncio.gather(*(one(u, g, r, p) for (u, g), (r, p) in initial.items()))
 
@@ -823,7 +830,6 @@ async def seed_messages(
         for author in rng.sample(posters, min(2, len(posters))):
             n += 1
             sock = world.people[author].sock
-            assert sock is not None
             body = {"channel_id": room.id, "content": f"seed {n}", "client_msg_id": f"seed-{n}"}
             ack = await sock.call("send_message", body, timeout=CALL_TIMEOUT)
             assert ack["ok"], ack
@@ -835,7 +841,6 @@ async def seed_messages(
             a, b = rng.sample(ids, 2)
             n += 1
             sock = world.people[a].sock
-            assert sock is not None
             body = {"user_id": b, "content": f"seed dm {n}", "client_msg_id": f"seed-{n}"}
             ack = await sock.call("send_dm", body, timeout=CALL_TIMEOUT)
             assert ack["ok"], ack
@@ -878,7 +883,9 @@ async def add_blocks(world: World, api: Api, rng: random.Random) -> None:
 
 
 @pytest.mark.timeout(scaled(240, 1800))
-async def test_random_authorization_attempts(live_server, stripe_emulator, db, figures):
+async def test_random_authorization_attempts(
+    live_server, second_server, stripe_emulator, db, figures
+):
     print(f"\nAUTHZ_SEED={SEED} ({ATTEMPTS} attempts)")
     rng = random.Random(SEED)
     world, tally = World(), Tally()
@@ -897,7 +904,7 @@ async def test_random_authorization_attempts(live_server, stripe_emulator, db, f
         for b in buyers:
             world.standing[(b.id, club.id)] = "buyer"
             plan["initial"][(b.id, club.id)] = ("member", True)
-        await connect_all(world, urls, judge)
+        await connect_all(world, urls, [live_server.port, second_server.port], judge)
         await enter_rooms(world, plan["initial"])
         await seed_messages(world, rng, plan["initial"])
         await add_blocks(world, api, rng)
@@ -918,8 +925,9 @@ async def test_random_authorization_attempts(live_server, stripe_emulator, db, f
         await judge.settle()
     finally:
         for p in world.people.values():
-            if p.sock is not None and p.sock.connected:
-                await p.sock.disconnect()
+            for sock in p.socks:
+                if sock.connected:
+                    await sock.disconnect()
         await api.close()
     figures.record(
         seed=SEED,
@@ -927,6 +935,7 @@ async def test_random_authorization_attempts(live_server, stripe_emulator, db, f
         attempts=sum(tally.attempts.values()),
         by_kind=dict(tally.attempts),
         people=len(world.people),
+        sockets=sum(len(p.socks) for p in world.people.values()),
         guilds=len(world.clubs),
         channels=len(world.rooms),
         standings=dict(standings),

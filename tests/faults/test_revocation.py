@@ -23,6 +23,7 @@ from db.billing.tables import Invoice, Purchase, RefundRequest
 from server.domains.auth.security import encode_session
 from server.domains.billing.actions import purchases
 from server.domains.paid_access import GRACE
+from tests.billing.test_purchase_flow import shop  # noqa: F401
 from tests.factories import make_channel, make_guild, make_member, make_user
 from tests.faults.conftest import scaled
 from tests.realtime.clients import Inbox, connect
@@ -227,3 +228,58 @@ async def test_a_revoked_socket_receives_nothing_a_second_after_the_commit(
     for client in (victim.client, other_tab.client, watcher, sender):
         if client.connected:
             await client.disconnect()
+
+
+async def test_a_refund_approved_through_stripe_cuts_the_buyers_socket_from_the_worker(
+    shop, make_client, login, live_server, second_server, figures
+):
+    """End to end: the owner approves, Stripe (the emulator) refunds and cancels, its webhook is
+    processed by the Celery worker, whose commit takes the buyer's socket on the second web
+    process out of the paid channel."""
+    from db.guilds.tables import Channel
+    from tests.billing.test_refunds import _bought
+
+    buyer, me, purchase = await _bought(shop, make_client, login, "refund-live@example.com")
+    guild_id = shop["guild"]["id"]
+    vip = await Channel.select(Channel.id).where(Channel.guild == guild_id).first()
+    mod = await make_user()
+    await make_member(guild_id, mod["id"], role="moderator")
+    _, mod_cookie = await _session(mod["id"])
+    cookie = f"weokto_session={buyer.cookies['weokto_session']}"
+    victim = Victim(await connect(second_server.weokto_url, cookie, origin=live_server.weokto_url))
+    sender = await connect(live_server.weokto_url, mod_cookie)
+    seen = Inbox(sender, "new_message")
+    for client in (victim.client, sender):
+        await _join(client, vip["id"])
+
+    asked = await buyer.post(
+        "/api/refunds/request", json={"purchase_id": purchase["id"], "reason": "live"}
+    )
+    assert asked.status_code == 201, asked.text
+    approved_at = time.monotonic()
+    res = await shop["owner"].post(f"/api/owner/refunds/{asked.json()['id']}/approve")
+    assert res.status_code == 200, res.text
+    await victim.inbox.wait(lambda i: i.of("access_ended"), timeout=30)
+    told_at = time.monotonic()  # the worker's commit came before this
+    assert victim.inbox.of("access_ended")[0] == {
+        "type": "access_ended",
+        "guild_id": guild_id,
+        "channel_ids": [vip["id"]],
+        "reason": "refunded",
+    }
+    await asyncio.sleep(BOUND_S)
+    after = [f"after refund {n}" for n in range(AFTER)]
+    for text in after:
+        await _send(sender, vip["id"], text)
+    await seen.wait(lambda i: {m["message"]["content"] for m in i.of("new_message")} >= set(after))
+    await asyncio.sleep(0.5)
+    leaked = sorted(victim.contents() & set(after))
+    figures.record(
+        cause="refunded, through Stripe and the worker",
+        approve_to_access_ended_ms=round((told_at - approved_at) * 1000),
+        deliveries_after_bound=len(leaked),
+        bound="0 deliveries after the revoking commit + 1 s",
+    )
+    assert leaked == []
+    for client in (victim.client, sender):
+        await client.disconnect()

@@ -42,7 +42,7 @@ class Limit(msgspec.Struct, frozen=True):
 # Socket events, per user and kind. A browser does each of these a few times a minute at
 # most; the budgets leave room for bursts (joining every channel of a guild on connect,
 # toggling a few reactions) and stop a script flooding a room with pushes.
-SOCKET_HELLO = Limit("socket-hello", max_hits=10, window_s=60)
+SOCKET_HELLO = Limit("socket-hello", max_hits=30, window_s=60)  # one per page load
 SOCKET_JOIN = Limit("socket-join", max_hits=120, window_s=60)  # joins and leaves
 SOCKET_SEND = Limit("socket-send", max_hits=50, window_s=10)  # over every stream
 SOCKET_EDIT = Limit("socket-edit", max_hits=10, window_s=10)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import socketio
 
 from core.settings import get_settings
-from realtime import presence
 from realtime.backplane import ListenerStatus, listening_manager
 from realtime.emitter import CHANNEL
 from realtime.fanout import FanoutRedisManager, FanoutServer
@@ -51,11 +50,3 @@ def start_backplane() -> None:
 def backplane_status() -> ListenerStatus:
     status: ListenerStatus = sio.manager.status
     return status
-
-
-async def leave_rooms(user_id: int, rooms: list[str]) -> None:
-    """Take every socket of a user, on any process, out of these rooms (through the manager,
-    so the Redis backplane carries it to the process that holds the socket)."""
-    for sid in await presence.user_sids(user_id):
-        for room in rooms:
-            await sio.manager.leave_room(sid, "/", room)

@@ -1,4 +1,5 @@
-"""Billing realtime events to the buyer: live payment confirmation, end of paid access."""
+"""Billing realtime events to the buyer: live payment confirmation (the end of paid access is a
+guild event, guilds.events.AccessEnded, sent when the sockets have left the paid channels)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,3 @@ class PaymentSucceeded(msgspec.Struct, tag_field="type", tag="payment_succeeded"
 
 def notify_payment_succeeded(user_id: int, event: PaymentSucceeded) -> None:
     emitter.queue(user_room(user_id), "payment_succeeded", event)
-
-
-class AccessEnded(msgspec.Struct, tag_field="type", tag="access_ended"):
-    """The buyer's paid access to a guild ended without a Stripe event (the grace ran out)."""
-
-    guild_id: int
-    reason: str
-
-
-def notify_access_ended(user_id: int, event: AccessEnded) -> None:
-    emitter.queue(user_room(user_id), "access_ended", event)

@@ -4,11 +4,19 @@ a job by name never imports the tasks (or the domains they call)."""
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 
 from core.settings import get_settings
 
-VISIBILITY_TIMEOUT_S = 3600
+# A task taken by a worker that dies without a word (SIGKILL, OOM) is handed out again once
+# this many seconds have passed since it was taken (acks_late). The fault suite shortens it
+# (CELERY_VISIBILITY_TIMEOUT_S) to see killed tasks come back within the test.
+VISIBILITY_TIMEOUT_S = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S") or 3600)
+# Kombu looks for such tasks every interval x throttle seconds (100 s by its defaults): look
+# every tenth of the timeout, at most every 10 s, so one comes back soon after it is due.
+RESTORE_INTERVAL_S = max(1, min(10, VISIBILITY_TIMEOUT_S // 10))
 
 celery_app = Celery("weokto", broker=get_settings().redis_url)
 celery_app.conf.update(
@@ -16,7 +24,11 @@ celery_app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_ignore_result=True,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+    broker_transport_options={
+        "visibility_timeout": VISIBILITY_TIMEOUT_S,
+        "unacked_restore_interval": RESTORE_INTERVAL_S,
+        "unacked_restore_throttle": 1,
+    },
     broker_connection_retry_on_startup=True,
     task_serializer="json",
     accept_content=["json"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from celery import Task
+
 from tasks.app import celery_app
 from tasks.runner import run
 
@@ -13,11 +15,13 @@ from tasks.runner import run
     retry_backoff=2,
     retry_backoff_max=600,
     max_retries=8,
+    bind=True,
 )
-def process_stripe_event(stripe_id: str) -> str:
+def process_stripe_event(self: Task, stripe_id: str) -> str:
     from server.domains.billing.actions.webhooks import do_process_event
 
-    return run(do_process_event(stripe_id))
+    # The task id survives a redelivery and a retry: the claim it made is resumed at once.
+    return run(do_process_event(stripe_id, claimer=self.request.id or ""))
 
 
 @celery_app.task(
@@ -27,13 +31,14 @@ def process_stripe_event(stripe_id: str) -> str:
     retry_backoff=2,
     retry_backoff_max=600,
     max_retries=8,
+    bind=True,
 )
-def drain_stripe_events() -> int:
+def drain_stripe_events(self: Task) -> int:
     """Process the stored events in batches (queued by the webhook endpoint, and every minute
     by beat for anything a lost task left behind)."""
     from server.domains.billing.actions.webhooks import do_drain
 
-    return run(do_drain())
+    return run(do_drain(claimer=self.request.id or ""))
 
 
 async def _sync(kind: str, row_id: int) -> str:

@@ -39,6 +39,8 @@ class StripeEvent(Table, tablename="stripe_events"):
     received_at = Timestamptz(default=TimestamptzNow())
     # When a worker took it: a 'processing' row older than the lease was orphaned by a crash.
     claimed_at = Timestamptz(null=True, default=None)
+    # The Celery task id that took it: that task, redelivered or retried, may take it again.
+    claimed_by = Varchar(length=64, default="")
     processed_at = Timestamptz(null=True, default=None)
 
 

@@ -273,14 +273,27 @@ async def request_drain() -> None:
         raise
 
 
-async def _claim(stripe_id: str) -> dict[str, Any] | None:
+# A 'processing' row may be taken again once its lease is over (its worker died), or at once by
+# the task that claimed it: a task redelivered after its worker was killed, or retried after an
+# error, keeps its Celery task id, so it resumes its own claims instead of leaving them to wait
+# out the lease (a paid purchase without access for minutes). Handlers converge, so the rare
+# second run of one (a redelivery while the first run still goes on) changes nothing.
+_RETAKE = (
+    "(status = 'processing' AND (claimed_at < (now() - {}::interval) "
+    "OR (claimed_by = {} AND claimed_by <> '')))"
+)
+
+
+async def _claim(stripe_id: str, claimer: str = "") -> dict[str, Any] | None:
     rows = await StripeEvent.raw(
         "UPDATE stripe_events SET status = 'processing', attempts = attempts + 1, "
-        "claimed_at = now() WHERE stripe_id = {} AND (status IN ('received', 'failed') "
-        "OR (status = 'processing' AND claimed_at < (now() - {}::interval))) "
+        "claimed_at = now(), claimed_by = {} WHERE stripe_id = {} AND "
+        "(status IN ('received', 'failed') OR " + _RETAKE + ") "
         "RETURNING id, stripe_id, type, payload",
+        claimer,
         stripe_id,
         LEASE,
+        claimer,
     )
     return rows[0] if rows else None
 
@@ -314,22 +327,26 @@ async def _execute(row: dict[str, Any]) -> str:
     return "succeeded"
 
 
-async def do_process_event(stripe_id: str) -> str:
-    """Run the handler for one stored event (a retry, or a test); its status is also stored."""
-    row = await _claim(stripe_id)
+async def do_process_event(stripe_id: str, claimer: str = "") -> str:
+    """Run the handler for one stored event (a retry, or a test); its status is also stored.
+    `claimer`: the calling task's id (see _RETAKE)."""
+    row = await _claim(stripe_id, claimer)
     if row is None:
         return "skipped"  # done already, or another worker holds a fresh lease
     return await _execute(row)
 
 
-async def _claim_batch(limit: int) -> list[dict[str, Any]]:
-    """Take up to `limit` received events (or orphaned claims) at once, oldest first."""
+async def _claim_batch(limit: int, claimer: str = "") -> list[dict[str, Any]]:
+    """Take up to `limit` received events (or orphaned claims, or this task's own) at once,
+    oldest first."""
     rows = await StripeEvent.raw(
         "UPDATE stripe_events SET status = 'processing', attempts = attempts + 1, "
-        "claimed_at = now() WHERE id IN (SELECT id FROM stripe_events WHERE status = 'received' "
-        "OR (status = 'processing' AND claimed_at < (now() - {}::interval)) ORDER BY id "
+        "claimed_at = now(), claimed_by = {} WHERE id IN (SELECT id FROM stripe_events "
+        "WHERE status = 'received' OR " + _RETAKE + " ORDER BY id "
         "LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id, stripe_id, type, payload",
+        claimer,
         LEASE,
+        claimer,
         limit,
     )
     return sorted(rows, key=lambda r: r["id"])
@@ -366,16 +383,17 @@ async def _run_batch(rows: list[dict[str, Any]]) -> None:
             await _handle(row)
 
 
-async def do_drain(batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
-    """Process stored events until none is left (or hand over to a new drain task)."""
+async def do_drain(batch: int = BATCH, max_batches: int = MAX_BATCHES, claimer: str = "") -> int:
+    """Process stored events until none is left (or hand over to a new drain task).
+    `claimer`: the calling task's id, so a redelivery resumes its claims (see _RETAKE)."""
     done = 0
     for _ in range(max_batches):
-        rows = await _claim_batch(batch)
+        rows = await _claim_batch(batch, claimer)
         if not rows:
             # Delete the flag, then look once more: an event stored before the deletion is
             # seen now; one stored after it sets the flag again and queues a new drain.
             await get_redis().delete(DRAIN_FLAG)
-            rows = await _claim_batch(batch)
+            rows = await _claim_batch(batch, claimer)
             if not rows:
                 return done
         await _run_batch(rows)

@@ -1,5 +1,10 @@
-"""Fault-suite clients: members signed in without a mail round trip, and a socket that follows
-channels the way the browser's Conversation does (static/js/chat/conversation.js).
+"""Fault-suite clients: members signed in without a mail round trip, a socket that follows
+channels the way the browser's Conversation does (static/js/chat/conversation.js), and a web
+process on a Redis of its own.
+
+Redis pub/sub channels are not per database index: test runs side by side on one Redis hear
+each other's pushes (their channel ids both start at 1). A case that counts pushes runs its web
+process on its own Redis (`own_redis_server`), and publishes there.
 
 A follower keeps, per channel, every message by seq and `last`, the seq up to which it holds
 them all. It catches up (join with since_seq=last) on every connect and on a `resync` push;
@@ -15,16 +20,42 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import socketio
 
 from db.auth.tables import Session
+from devtools.embedded import start_redis
+from devtools.procs import free_port
+from devtools.stack import procfile_argv
 from server.domains.auth.security import encode_session
 from tests.factories import make_member, make_user
+from tests.harness import ManagedProcess, http_ready
 from tests.realtime.clients import connect
 
 GAP_WAIT_S = 0.4
+
+
+@pytest.fixture
+def own_redis_server(stack, tmp_path: Path, live_server):
+    """A web process on a Redis of its own, which the test may stop and start again."""
+    redis = start_redis(tmp_path / "redis", persist=False)
+    port = free_port()
+    env = {**stack.env, "PORT": str(port), "REDIS_URL": redis.url}
+    web = ManagedProcess(
+        name="web-fault",
+        argv=procfile_argv("web", env),
+        env=env,
+        log_path=tmp_path / "web-fault.log",
+        ready=http_ready(f"http://127.0.0.1:{port}/healthz"),
+    )
+    web.start()
+    state = {"redis": redis, "port": port, "web": web, "dir": tmp_path / "redis"}
+    yield state
+    web.stop()
+    state["redis"].stop()
 
 
 async def member_cookies(guild_id: int, n: int, prefix: str) -> list[tuple[dict[str, Any], str]]:
@@ -145,7 +176,12 @@ class Follower:
                     ack = await client.call(
                         "join_channel", {"channel_id": cid, "since_seq": since}, timeout=30
                     )
-                except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+                except (
+                    socketio.exceptions.TimeoutError,
+                    socketio.exceptions.BadNamespaceError,
+                ) as exc:
+                    if self.client is client:  # not a disconnect of ours: a real failure
+                        self.errors.append(f"join {cid} since {since}: {exc!r}")
                     return
                 if not ack.get("ok"):
                     self.errors.append(f"join {cid} since {since}: {ack}")

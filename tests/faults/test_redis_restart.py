@@ -12,7 +12,6 @@ import signal
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,34 +23,11 @@ from redis.exceptions import RedisError
 
 from db.auth.tables import User
 from devtools.embedded import start_redis
-from devtools.procs import free_port
-from devtools.stack import procfile_argv
 from realtime.emitter import CHANNEL
 from tests.factories import make_channel, make_guild, make_member
 from tests.faults.conftest import scaled
-from tests.faults.followers import Follower, member_cookies
-from tests.harness import ManagedProcess, http_ready
+from tests.faults.followers import Follower, member_cookies, own_redis_server  # noqa: F401
 from tests.realtime.clients import Inbox, connect, sign_in
-
-
-@pytest.fixture
-def own_redis_server(stack, tmp_path: Path, live_server):
-    """A web process on a Redis of its own, which the test may stop and start again."""
-    redis = start_redis(tmp_path / "redis", persist=False)
-    port = free_port()
-    env = {**stack.env, "PORT": str(port), "REDIS_URL": redis.url}
-    web = ManagedProcess(
-        name="web-fault",
-        argv=procfile_argv("web", env),
-        env=env,
-        log_path=tmp_path / "web-fault.log",
-        ready=http_ready(f"http://127.0.0.1:{port}/healthz"),
-    )
-    web.start()
-    state = {"redis": redis, "port": port, "web": web, "dir": tmp_path / "redis"}
-    yield state
-    web.stop()
-    state["redis"].stop()
 
 
 async def test_messages_sent_while_redis_is_down_are_caught_up(

@@ -376,6 +376,10 @@ async def check_react(user: CurrentUser, message_id: int, emoji: str) -> ReactRe
 
 
 async def _toggle_reaction(user_id: int, message_id: int, emoji: str, msg: MessageRead) -> bool:
+    # Serialize reactors of one message, removals included: the 20-emoji cap holds under
+    # concurrency, and each toggle reads (and pushes) the list with every earlier toggle in
+    # it, so the last push of a burst is the stored list.
+    await Message.raw("SELECT id FROM messages WHERE id = {} FOR UPDATE", message_id)
     removed = (
         await Reaction.delete()
         .where(
@@ -387,8 +391,6 @@ async def _toggle_reaction(user_id: int, message_id: int, emoji: str, msg: Messa
     )
     if removed:
         return False
-    # Serialize reactors of one message so the 20-emoji cap holds under concurrency.
-    await Message.raw("SELECT id FROM messages WHERE id = {} FOR UPDATE", message_id)
     distinct = await Reaction.raw(
         "SELECT count(DISTINCT emoji) AS n, bool_or(emoji = {}) AS present FROM reactions "
         "WHERE message = {}",

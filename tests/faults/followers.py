@@ -43,7 +43,13 @@ def own_redis_server(stack, tmp_path: Path, live_server):
     """A web process on a Redis of its own, which the test may stop and start again."""
     redis = start_redis(tmp_path / "redis", persist=False)
     port = free_port()
-    env = {**stack.env, "PORT": str(port), "REDIS_URL": redis.url}
+    # Its own origin too, for a browser that opens pages on it.
+    env = {
+        **stack.env,
+        "PORT": str(port),
+        "REDIS_URL": redis.url,
+        "EXTRA_ORIGINS": f"http://localhost:{port}",
+    }
     web = ManagedProcess(
         name="web-fault",
         argv=procfile_argv("web", env),

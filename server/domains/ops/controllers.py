@@ -23,7 +23,8 @@ class OpsController(Controller):
 
     @get("/readyz", responses={503: ResponseSpec(Readiness, description="Something is down")})
     async def readyz(self) -> Response[Readiness]:
-        """PostgreSQL, Redis and at least one Celery worker answer (else 503 with details).
+        """PostgreSQL, Redis and at least one Celery worker answer, and this process's Redis
+        listener is subscribed (else 503 with details).
 
         The `fanout` entry says whether the fan-out engine runs or fell back to stock
         python-socketio, and why; it never makes the process unready.

@@ -59,6 +59,7 @@ class SoakConfig:
 class RssSample:
     t: float  # seconds since sending started (negative: while connecting)
     rss: list[int]  # bytes, one per web process
+    cpu: list[float]  # CPU seconds used so far, one per web process
     load1: float  # the machine's 1-minute load average (neighbours show up here)
 
 
@@ -87,6 +88,9 @@ class SoakResult:
     dropped: int
     dropped_detail: list[str]
     foreign_messages: int  # pushed by other runs sharing the Redis server, left out
+    other_events: int  # broadcasts other than messages (channel_activity to the guild, presence)
+    server_cpu: list[float]  # CPU seconds per second of each web process while sending
+    generator_cpu: float  # the same for this process (it shares the machine with the servers)
     samples: list[RssSample] = field(default_factory=list)
     rss_start: int = 0  # the median of the samples just after the warm-up
     rss_end: int = 0  # the median of the last samples
@@ -157,6 +161,36 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def tree_cpu(pid: int) -> float:
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def own_cpu() -> float:
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
+def cpu_rates(samples: Sequence[RssSample], start: float, end: float) -> list[float]:
+    """CPU seconds per second of each process between the samples nearest `start` and `end`."""
+    inside = [s for s in samples if start <= s.t <= end]
+    if len(inside) < 2:
+        return []
+    a, b = inside[0], inside[-1]
+    return [round((y - x) / max(b.t - a.t, 1e-9), 3) for x, y in zip(a.cpu, b.cpu, strict=True)]
+
+
 def rss_baseline(samples: Sequence[RssSample], warmup: float, duration: float) -> tuple[int, int]:
     """(start, end) total RSS: the median over the first tenth after the warm-up, and over the
     last tenth of the run; medians, so one sample taken mid-GC does not decide."""
@@ -192,6 +226,7 @@ class Soak:
         self.t0 = 0.0
         self.window = (0, 0)
         self.members = Counter(cfg.channel_of)
+        self.generator_cpu = 0.0
 
     async def connect(self) -> float:
         cfg, gate = self.cfg, asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -287,6 +322,7 @@ class Soak:
                 RssSample(
                     t=round(time.monotonic() - self.t0, 2),
                     rss=[tree_rss(pid) for pid in self.cfg.rss_pids],
+                    cpu=[tree_cpu(pid) for pid in self.cfg.rss_pids],
                     load1=os.getloadavg()[0],
                 )
             )
@@ -327,7 +363,9 @@ class Soak:
         self.window = (t0_ns + int(cfg.warmup * 1e9), t0_ns + int(cfg.duration * 1e9))
         self.rec.window_start_ns, self.rec.window_end_ns = self.window
         self.rec.record_latency = True
+        cpu0 = own_cpu()
         await asyncio.gather(self.sender(), self.rest())
+        self.generator_cpu = (own_cpu() - cpu0) / cfg.duration
         await self.drain()
         dropped = self.dropped()
         stop.set()
@@ -369,6 +407,9 @@ class Soak:
             dropped=len(dropped),
             dropped_detail=dropped[:20],
             foreign_messages=self.rec.foreign,
+            other_events=self.rec.other_events,
+            server_cpu=cpu_rates(self.samples, 0.0, cfg.duration),
+            generator_cpu=round(self.generator_cpu, 3),
             samples=self.samples,
             rss_start=start,
             rss_end=end,

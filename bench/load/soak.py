@@ -7,7 +7,8 @@ on one core. `run_soak` is what both `python -m bench.load` and the fault suite 
 and reports, and judges nothing (the callers hold the thresholds).
 
 Measured: every delivery's latency from the send stamp in its content (`bench:<ns>:`) to its
-arrival; error answers (socket acks `internal_error`, HTTP 5xx) out of all sends and requests;
+arrival; server-side error answers (socket acks `internal_error` or `unavailable`, the
+socket's 500 and 503; HTTP 5xx; requests that got no answer) out of all sends and requests;
 sockets that closed or errored before the end; the RSS of each web process (with its children)
 every few seconds.
 """
@@ -33,6 +34,9 @@ from bench.fanout.loadgen import FILLER
 from bench.fanout.wire import NEW_MESSAGE, Recorder, SioClient
 
 CONNECT_CONCURRENCY = 32
+# Error acks that are the server's fault (what 500 and 503 are over HTTP); refusals such as
+# rate_limited are answers, not errors.
+SERVER_ACK_CODES = ("internal_error", "unavailable")
 DRAIN_S = 10.0  # after the last send: wait this long at most for acks and deliveries
 QUIET_S = 1.0
 
@@ -77,7 +81,7 @@ class SoakResult:
     ack_errors: dict[str, int]
     rest_requests: int
     rest_status: dict[str, int]
-    server_errors: int  # internal_error acks + HTTP 5xx + failed requests
+    server_errors: int  # SERVER_ACK_CODES acks + HTTP 5xx + requests without an answer
     error_ratio: float  # server_errors / (sends + requests)
     deliveries: int  # of messages sent after the warm-up
     expected_deliveries: int
@@ -377,7 +381,7 @@ class Soak:
     def result(self, connect_s: float, dropped: list[str]) -> SoakResult:
         cfg = self.cfg
         lat = sorted(self.rec.latencies_ns)
-        server_errors = self.errors.get("internal_error", 0) + sum(
+        server_errors = sum(self.errors.get(code, 0) for code in SERVER_ACK_CODES) + sum(
             n for code, n in self.rest_status.items() if not code.isdigit() or int(code) >= 500
         )
         requests = sum(self.rest_status.values())

@@ -8,7 +8,9 @@ events published meanwhile never reached the sockets that stayed open. Here the 
 again every RETRY_S, says whether it listens, and once it is back tells every socket of this
 process (locally: those sockets missed what went through Redis, so it must not depend on Redis)
 to rejoin its rooms with since_seq, exactly as after a reconnect. Celery's write-only emits
-dropped while Redis was down are covered by the same catch-up.
+dropped while Redis was down are covered by the same catch-up. A connection that goes silent
+without closing (a Redis host gone from the network) is found by a PING once the channel has
+been quiet for IDLE_PING_S.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from redis.backoff import NoBackoff
 log = structlog.get_logger(__name__)
 
 RETRY_S = 0.25
+# A quiet subscription is proved alive by a PING answered within PONG_TIMEOUT_S; otherwise the
+# connection is dropped and made again (python-socketio's listener would wait on it forever).
+IDLE_PING_S = 5.0
+PONG_TIMEOUT_S = 5.0
 RESYNC_EVENT = "resync"
 # Each told socket rejoins its rooms (a catch-up query, and on the guild page a few REST
 # reloads): the browsers spread that over up to this long, scaled by how many are told.
@@ -124,9 +130,8 @@ class BackplaneListener(socketio.AsyncRedisManager):
                 pubsub = self.pubsub
                 await pubsub.subscribe(self.channel)
                 self._subscribed()
-                async for message in pubsub.listen():
+                async for message in _messages(pubsub):
                     yield message
-                raise ConnectionError("the subscription ended")
             except Exception as exc:  # every failure of the connection: try again soon
                 self.status.went_down(exc)
             finally:
@@ -149,6 +154,23 @@ class BackplaneListener(socketio.AsyncRedisManager):
         )
         await self.server.emit(RESYNC_EVENT, msgspec.to_builtins(payload), ignore_queue=True)
         self.status.resynced_sockets += told
+
+
+async def _messages(pubsub: Any) -> AsyncIterator[Any]:
+    """The subscription's messages (python-socketio keeps the published ones), with a PING
+    when it has been quiet: no answer within PONG_TIMEOUT_S means the connection is dead."""
+    pinged = False
+    while pubsub.subscribed:
+        message = await pubsub.get_message(timeout=PONG_TIMEOUT_S if pinged else IDLE_PING_S)
+        if message is not None:
+            pinged = False  # anything received, the pong included, proves the connection
+            yield message
+        elif not pinged:
+            await pubsub.ping()
+            pinged = True
+        else:
+            raise ConnectionError(f"Redis did not answer a PING within {PONG_TIMEOUT_S} s")
+    raise ConnectionError("the subscription ended")
 
 
 async def _close_quietly(pubsub: Any) -> None:

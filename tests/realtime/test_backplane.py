@@ -2,12 +2,15 @@
 its state is readable for /readyz and /metrics, and every open socket is told to resync.
 
 A Socket.IO server built like the product's (`realtime.sio.make_server(make_manager(url))`)
-runs in-process on uvicorn, on a Redis of its own that the test stops and starts again.
+runs in-process on uvicorn, on a Redis of its own that the test stops and starts again. Each
+test has an event loop of its own: the fan-out engine keeps per-loop state (its ping wheel)
+that other tests of the session count.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,15 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import socketio
 import uvicorn
 
 from devtools.embedded import EmbeddedRedis, start_redis
 from devtools.procs import free_port
+from realtime import backplane as backplane_module
 from realtime.backplane import RESYNC_EVENT, ListenerStatus
 from realtime.emitter import CHANNEL
 from realtime.fanout import LeanWebSocketProtocol
 from realtime.sio import make_manager, make_server
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 # Long enough that python-socketio's own listener has backed off to several seconds.
 OUTAGE_S = 8.0
@@ -48,10 +55,10 @@ class Backplane:
         await publisher.redis.aclose()
 
 
-@pytest.fixture
-async def backplane(tmp_path: Path) -> AsyncIterator[Backplane]:
-    redis = start_redis(tmp_path / "redis", persist=False)
-    server = make_server(make_manager(redis.url))
+@contextlib.asynccontextmanager
+async def _serving(redis_url: str) -> AsyncIterator[tuple[socketio.AsyncServer, int]]:
+    """A server built like the product's, on uvicorn in-process, using Redis at `redis_url`."""
+    server = make_server(make_manager(redis_url))
     port = free_port()
     config = uvicorn.Config(
         socketio.ASGIApp(server),
@@ -64,18 +71,32 @@ async def backplane(tmp_path: Path) -> AsyncIterator[Backplane]:
     )
     web = uvicorn.Server(config)
     serving = asyncio.ensure_future(web.serve())
-    state = Backplane(redis=redis, dir=tmp_path / "redis", server=server, port=port)
     try:
         while not web.started:
             await asyncio.sleep(0.01)
-        yield state
+        yield server, port
     finally:
         web.should_exit = True
         await asyncio.wait_for(serving, 10)
         task = getattr(server.manager, "thread", None)
         if task is not None:
             task.cancel()
-        state.redis.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def backplane(tmp_path: Path) -> AsyncIterator[Backplane]:
+    redis = start_redis(tmp_path / "redis", persist=False)
+    stop = [redis]  # the test may restart it: stop whichever runs at the end
+    try:
+        async with _serving(redis.url) as (server, port):
+            state = Backplane(redis=redis, dir=tmp_path / "redis", server=server, port=port)
+            try:
+                yield state
+            finally:
+                stop.append(state.redis)
+    finally:
+        for r in stop:
+            r.stop()
 
 
 async def _until(predicate: Any, timeout: float, what: str) -> None:
@@ -155,3 +176,80 @@ async def test_the_resync_is_local_only(backplane):
         watching.cancel()
     finally:
         await client.disconnect()
+
+
+class SilentLink:
+    """A TCP relay to Redis that can fall silent without closing, like a Redis host gone from
+    the network: data stops flowing both ways, no FIN, no RST; new connections are refused."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.silent = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.silent:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if not self.silent:  # silent: swallowed, and the other side never hears
+                    writer.write(data)
+                    await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_connection_gone_silent_is_noticed_and_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """No FIN, no RST: python-socketio's listener would wait on such a connection forever.
+    The quiet subscription is PINGed and, unanswered, dropped and made again."""
+    monkeypatch.setattr(backplane_module, "IDLE_PING_S", 0.3)
+    monkeypatch.setattr(backplane_module, "PONG_TIMEOUT_S", 0.3)
+    redis = start_redis(tmp_path / "redis", persist=False)
+    link = SilentLink(redis.port)
+    await link.start()
+    resyncs: list[Any] = []
+    try:
+        async with _serving(f"redis://127.0.0.1:{link.port}/0") as (server, port):
+            status: ListenerStatus = server.manager.status
+            client = socketio.AsyncClient(reconnection=False)
+            client.on(RESYNC_EVENT, resyncs.append)
+            await client.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+            await _until(lambda: status.state == "listening", 5, "the first subscription")
+            await asyncio.sleep(1.0)  # quiet, answered PINGs: still listening
+            assert status.state == "listening"
+
+            link.silent = True
+            went_silent = time.monotonic()
+            await _until(lambda: status.state == "down", 5, "the silent link to be noticed")
+            noticed = time.monotonic() - went_silent
+            assert "did not answer a PING" in status.error or "Connection" in status.error
+
+            link.silent = False
+            back = time.monotonic()
+            await _until(lambda: status.state == "listening", 5, "the subscription again")
+            assert time.monotonic() - back < 1.0
+            await _until(lambda: len(resyncs) == 1, 5, "the resync")
+            assert noticed < 0.3 + 0.3 + 0.5, f"noticed after {noticed:.2f} s"
+            assert client.connected
+            await client.disconnect()
+    finally:
+        await link.stop()
+        redis.stop()

@@ -467,9 +467,11 @@ def plot_memory(result: SoakResult, path: os.PathLike[str] | str, title: str) ->
 
 def title_of(result: SoakResult, note: str = "") -> str:
     growth = f"{result.rss_growth:+.1%}"
+    d = result.duration
+    span = f"{d / 60:.0f} min" if d >= 120 else f"{d:.0f} s"
     head = (
         f"Soak: {result.sockets} sockets, {result.channels} channels, {result.rate:g} msg/s, "
-        f"{result.duration / 60:g} min, {result.processes} web processes"
+        f"{span}, {result.processes} web processes"
     )
     tail = f"p99 delivery {result.p99_ms or 0:.0f} ms, RSS growth after warm-up {growth}"
     return f"{head}\n{tail}{'; ' + note if note else ''}"

@@ -15,13 +15,13 @@ import msgspec
 import socketio
 import structlog
 
+from core.redis import backplane_channel
 from core.settings import get_settings
 from db import uow
 from realtime.throttle import Throttle
 
 log = structlog.get_logger(__name__)
 
-CHANNEL = "socketio"
 _SLOT = "realtime.events"
 
 
@@ -91,7 +91,9 @@ def _get_manager() -> socketio.AsyncRedisManager:
     global _manager, _gate
     if _manager is None:
         _manager = socketio.AsyncRedisManager(
-            get_settings().redis_url, channel=CHANNEL, write_only=True
+            get_settings().redis_url,
+            channel=backplane_channel(get_settings().redis_url),
+            write_only=True,
         )
         _gate = asyncio.Semaphore(MAX_PUBLISHING)
     return _manager

@@ -37,11 +37,10 @@ import msgspec
 import socketio
 import structlog
 
-from core.redis import get_redis
+from core.redis import backplane_channel, get_redis
 from core.settings import get_settings
 from db import uow
 from realtime import presence
-from realtime.emitter import CHANNEL
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +76,9 @@ def _manager() -> socketio.AsyncRedisManager:
     manager = _managers.get(loop_id)
     if manager is None:
         manager = socketio.AsyncRedisManager(
-            get_settings().redis_url, channel=CHANNEL, write_only=True
+            get_settings().redis_url,
+            channel=backplane_channel(get_settings().redis_url),
+            write_only=True,
         )
         _managers[loop_id] = manager
     return manager

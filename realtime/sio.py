@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import socketio
 
+from core.redis import backplane_channel
 from core.settings import get_settings
 from realtime.backplane import ListenerStatus, listening_manager
-from realtime.emitter import CHANNEL
 from realtime.fanout import FanoutRedisManager, FanoutServer
 
 
 def make_manager(redis_url: str) -> socketio.AsyncRedisManager:
     """The backplane: the fan-out engine's Redis manager with the quick listener."""
-    return listening_manager(FanoutRedisManager)(redis_url, channel=CHANNEL)
+    return listening_manager(FanoutRedisManager)(redis_url, channel=backplane_channel(redis_url))
 
 
 def make_server(manager: socketio.AsyncManager) -> socketio.AsyncServer:

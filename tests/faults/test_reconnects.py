@@ -17,6 +17,7 @@ import uuid
 import pytest
 import socketio
 
+from core.redis import backplane_channel
 from realtime import emitter
 from server.domains.chat import actions as chat_actions
 from server.ratelimit import Limit
@@ -42,7 +43,7 @@ def sends_here(own_redis_server, monkeypatch: pytest.MonkeyPatch) -> None:
     stretch the run: it is not what is under test."""
     monkeypatch.setattr(chat_actions, "SEND_LIMIT", Limit("fault-send", 10**9, 5))
     url = own_redis_server["redis"].url
-    manager = socketio.AsyncRedisManager(url, channel=emitter.CHANNEL, write_only=True)
+    manager = socketio.AsyncRedisManager(url, channel=backplane_channel(url), write_only=True)
     monkeypatch.setattr(emitter, "_manager", manager)
     monkeypatch.setattr(emitter, "_gate", asyncio.Semaphore(emitter.MAX_PUBLISHING))
 

@@ -21,9 +21,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from core.redis import BACKPLANE_CHANNEL
 from db.auth.tables import User
 from devtools.embedded import start_redis
-from realtime.emitter import CHANNEL
 from tests.factories import make_channel, make_guild, make_member
 from tests.faults.conftest import scaled
 from tests.faults.followers import Follower, member_cookies, own_redis_server  # noqa: F401
@@ -159,7 +159,7 @@ async def _watch_resubscribe(port: int, since: float) -> tuple[float, float]:
     try:
         while time.monotonic() - since < 60:
             try:
-                subscribed = (await client.pubsub_numsub(CHANNEL))[0][1]
+                subscribed = (await client.pubsub_numsub(BACKPLANE_CHANNEL))[0][1]
             except (OSError, RedisError):
                 await asyncio.sleep(0.01)
                 continue

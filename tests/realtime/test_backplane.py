@@ -22,11 +22,11 @@ import pytest_asyncio
 import socketio
 import uvicorn
 
+from core.redis import backplane_channel
 from devtools.embedded import EmbeddedRedis, start_redis
 from devtools.procs import free_port
 from realtime import backplane as backplane_module
 from realtime.backplane import RESYNC_EVENT, ListenerStatus
-from realtime.emitter import CHANNEL
 from realtime.fanout import LeanWebSocketProtocol
 from realtime.sio import make_manager, make_server
 
@@ -50,7 +50,9 @@ class Backplane:
 
     async def publish(self, event: str, data: Any) -> None:
         """Emit to every socket through Redis, as another process (the API, Celery) does."""
-        publisher = socketio.AsyncRedisManager(self.redis.url, channel=CHANNEL, write_only=True)
+        publisher = socketio.AsyncRedisManager(
+            self.redis.url, channel=backplane_channel(self.redis.url), write_only=True
+        )
         await publisher.emit(event, data, namespace="/")
         await publisher.redis.aclose()
 

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from core.redis import backplane_channel
 from core.settings import get_settings
 from db import uow
 from db.auth.tables import User
@@ -100,7 +101,7 @@ async def test_committed_event_reaches_the_redis_backplane():
     """Without a capture, the event is published on the channel Socket.IO servers read."""
     listener = aioredis.Redis.from_url(get_settings().redis_url)
     pubsub = listener.pubsub()
-    await pubsub.subscribe(emitter.CHANNEL)
+    await pubsub.subscribe(backplane_channel(get_settings().redis_url))
     await pubsub.get_message(timeout=1.0)  # subscription confirmation
     emitter.reset_manager()
     async with atomic():
@@ -160,7 +161,7 @@ async def test_a_burst_of_publishes_reaches_redis_on_one_connection_pool():
     manager is not torn down and rebuilt (its retry on a full pool replaces the client)."""
     listener = aioredis.Redis.from_url(get_settings().redis_url)
     pubsub = listener.pubsub()
-    await pubsub.subscribe(emitter.CHANNEL)
+    await pubsub.subscribe(backplane_channel(get_settings().redis_url))
     await pubsub.get_message(timeout=1.0)
     emitter.reset_manager()
     await emitter.publish_ephemeral("burst:0", "test.ping", Ping(n=0))
@@ -181,3 +182,12 @@ async def test_a_burst_of_publishes_reaches_redis_on_one_connection_pool():
     await listener.aclose()
     assert seen == set(range(n + 1))
     assert emitter._get_manager().redis is client
+
+
+def test_the_backplane_channel_names_the_redis_database() -> None:
+    """Pub/sub ignores SELECT: deployments on one Redis server with different database indexes
+    must not share a channel, or each would push into the other's rooms."""
+    assert backplane_channel("redis://127.0.0.1:6379/0") == "socketio"
+    assert backplane_channel("redis://127.0.0.1:6379") == "socketio"
+    assert backplane_channel("redis://127.0.0.1:6379/9") == "socketio:9"
+    assert backplane_channel("redis://127.0.0.1:6380/9") == backplane_channel("redis://h:1/9")

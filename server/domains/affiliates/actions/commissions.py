@@ -69,17 +69,46 @@ def refund_clawback_target(amount_cents: int, refunded_cents: int, paid_cents: i
     return amount_cents * min(refunded_cents, paid_cents) // paid_cents
 
 
-def status_of(c: dict[str, Any]) -> str:
+class CommissionState(msgspec.Struct, frozen=True):
+    """The bookkeeping columns of a commission row that a sync reads and moves on."""
+
+    id: int
+    affiliate: int
+    invoice: int
+    amount_cents: int
+    main_locked_cents: int
+    ext_locked_cents: int
+    clawed_back_cents: int
+    status: str
+    paid_at: datetime | None
+    main_matured_at: datetime | None
+
+
+class InvoiceTotals(msgspec.Struct, frozen=True):
+    """An invoice row with its plan's commission rate: what a sync compares the ledger with."""
+
+    id: int
+    purchase: int
+    status: str
+    amount_paid_cents: int
+    amount_refunded_cents: int
+    currency: str
+    paid_at: datetime | None
+    dispute_status: str | None
+    commission_percent: int
+
+
+def status_of(c: CommissionState) -> str:
     """A commission's state from its bookkeeping columns (FROZEN is kept until released)."""
-    if c["clawed_back_cents"] >= c["amount_cents"]:
+    if c.clawed_back_cents >= c.amount_cents:
         return "CLAWED_BACK"
-    if c["status"] == "FROZEN":
+    if c.status == "FROZEN":
         return "FROZEN"
-    if c["paid_at"] is not None:
+    if c.paid_at is not None:
         return "PAID"
-    if c["main_locked_cents"] == 0 and c["ext_locked_cents"] == 0:
+    if c.main_locked_cents == 0 and c.ext_locked_cents == 0:
         return "MATURED"
-    if c["main_locked_cents"] == 0 and c["main_matured_at"] is not None:
+    if c.main_locked_cents == 0 and c.main_matured_at is not None:
         return "PARTIALLY_MATURED"
     return "PENDING_LOCK"
 
@@ -94,13 +123,13 @@ class SyncResult(msgspec.Struct):
 # --- reading the invoice and its attribution ---------------------------------------------------
 
 
-async def _invoice(invoice_id: int) -> dict[str, Any] | None:
+async def _invoice(invoice_id: int) -> InvoiceTotals | None:
     rows = await sql(
         "SELECT i.*, pl.commission_percent FROM invoices i JOIN purchases p ON p.id = i.purchase "
         "JOIN plans pl ON pl.id = p.plan WHERE i.id = {}",
         invoice_id,
     )
-    return rows[0] if rows else None
+    return msgspec.convert(rows[0], InvoiceTotals) if rows else None
 
 
 async def attribution(purchase_id: int) -> PurchaseAttribution | None:
@@ -111,22 +140,22 @@ async def attribution(purchase_id: int) -> PurchaseAttribution | None:
     return msgspec.convert(rows[0], PurchaseAttribution) if rows else None
 
 
-async def _commission_for_update(invoice_id: int) -> dict[str, Any] | None:
+async def _commission_for_update(invoice_id: int) -> CommissionState | None:
     rows = await sql("SELECT * FROM commissions WHERE invoice = {} FOR UPDATE", invoice_id)
-    return rows[0] if rows else None
+    return msgspec.convert(rows[0], CommissionState) if rows else None
 
 
-async def _save(c: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    c = {**c, **changes}
-    c["status"] = status_of(c)
+async def _save(c: CommissionState, **changes: Any) -> CommissionState:
+    c = msgspec.structs.replace(c, **changes)
+    c = msgspec.structs.replace(c, status=status_of(c))
     await sql(
         "UPDATE commissions SET main_locked_cents = {}, ext_locked_cents = {}, "
         "clawed_back_cents = {}, status = {}, updated_at = now() WHERE id = {}",
-        c["main_locked_cents"],
-        c["ext_locked_cents"],
-        c["clawed_back_cents"],
-        c["status"],
-        c["id"],
+        c.main_locked_cents,
+        c.ext_locked_cents,
+        c.clawed_back_cents,
+        c.status,
+        c.id,
     )
     return c
 
@@ -135,12 +164,12 @@ async def _save(c: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 async def _create(
-    inv: dict[str, Any], profile: AffiliateProfileRow, source: str
-) -> dict[str, Any] | None:
-    paid_at: datetime = inv["paid_at"] or datetime.now(UTC)
+    inv: InvoiceTotals, profile: AffiliateProfileRow, source: str
+) -> CommissionState | None:
+    paid_at = inv.paid_at or datetime.now(UTC)
     first = profile.first_commission_at or paid_at
     lock = lock_profile_for(profile.risk_level, max(0, (paid_at - first).days))
-    amount = commission_cents(inv["amount_paid_cents"], inv["commission_percent"])
+    amount = commission_cents(inv.amount_paid_cents, inv.commission_percent)
     main, ext = split(amount, lock.main_share)
     rows = await sql(
         "INSERT INTO commissions (affiliate, invoice, purchase, from_free_product, base_cents, "
@@ -149,11 +178,11 @@ async def _create(
         "status, created_at, updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
         "{}, {}, 0, 0, 'PENDING_LOCK', {}, now()) ON CONFLICT (invoice) DO NOTHING RETURNING *",
         profile.id,
-        inv["id"],
-        inv["purchase"],
+        inv.id,
+        inv.purchase,
         source == "free_product",
-        inv["amount_paid_cents"],
-        inv["commission_percent"],
+        inv.amount_paid_cents,
+        inv.commission_percent,
         amount,
         lock.name,
         main,
@@ -166,17 +195,17 @@ async def _create(
     )
     if not rows:
         return None
-    c = rows[0]
+    c = msgspec.convert(rows[0], CommissionState)
     await ledger.post(
-        f"commission:{inv['id']}",
+        f"commission:{inv.id}",
         "commission",
         profile.id,
         [
             Leg(ledger.LOCKED, profile.id, amount),
             Leg(ledger.PLATFORM_COMMISSIONS, None, -amount),
         ],
-        invoice_id=inv["id"],
-        commission_id=c["id"],
+        invoice_id=inv.id,
+        commission_id=c.id,
         memo=lock.name,
     )
     if profile.first_commission_at is None:
@@ -188,19 +217,19 @@ async def _create(
     return c
 
 
-async def _claw_back(c: dict[str, Any], key: str, cents: int) -> dict[str, Any]:
+async def _claw_back(c: CommissionState, key: str, cents: int) -> CommissionState:
     """Take back `cents`: from this commission's unmatured parts (extended part first), then
     from the available balance; what is still missing becomes debt."""
-    cents = min(cents, c["amount_cents"] - c["clawed_back_cents"])
+    cents = min(cents, c.amount_cents - c.clawed_back_cents)
     if cents <= 0:
         return c
-    aff = c["affiliate"]
-    from_ext = min(cents, c["ext_locked_cents"])
-    from_main = min(cents - from_ext, c["main_locked_cents"])
+    aff = c.affiliate
+    from_ext = min(cents, c.ext_locked_cents)
+    from_main = min(cents - from_ext, c.main_locked_cents)
     rest = cents - from_ext - from_main
     available = (await ledger.account_balances(aff))[ledger.AVAILABLE]
     from_available = min(rest, available)
-    holding = ledger.FROZEN if c["status"] == "FROZEN" else ledger.LOCKED
+    holding = ledger.FROZEN if c.status == "FROZEN" else ledger.LOCKED
     tx = await ledger.post(
         key,
         "clawback",
@@ -211,75 +240,73 @@ async def _claw_back(c: dict[str, Any], key: str, cents: int) -> dict[str, Any]:
             Leg(ledger.DEBT, aff, -(rest - from_available)),
             Leg(ledger.PLATFORM_COMMISSIONS, None, cents),
         ],
-        invoice_id=c["invoice"],
-        commission_id=c["id"],
+        invoice_id=c.invoice,
+        commission_id=c.id,
     )
     if tx is None:
         return c
     return await _save(
         c,
-        ext_locked_cents=c["ext_locked_cents"] - from_ext,
-        main_locked_cents=c["main_locked_cents"] - from_main,
-        clawed_back_cents=c["clawed_back_cents"] + cents,
+        ext_locked_cents=c.ext_locked_cents - from_ext,
+        main_locked_cents=c.main_locked_cents - from_main,
+        clawed_back_cents=c.clawed_back_cents + cents,
     )
 
 
-def _unmatured(c: dict[str, Any]) -> int:
-    return c["main_locked_cents"] + c["ext_locked_cents"]
+def _unmatured(c: CommissionState) -> int:
+    return c.main_locked_cents + c.ext_locked_cents
 
 
-async def _freeze(c: dict[str, Any]) -> dict[str, Any]:
-    aff, held = c["affiliate"], _unmatured(c)
+async def _freeze(c: CommissionState) -> CommissionState:
+    aff, held = c.affiliate, _unmatured(c)
     tx = await ledger.post(
-        f"freeze:dispute:{c['invoice']}",
+        f"freeze:dispute:{c.invoice}",
         "freeze",
         aff,
         [Leg(ledger.LOCKED, aff, -held), Leg(ledger.FROZEN, aff, held)],
-        invoice_id=c["invoice"],
-        commission_id=c["id"],
+        invoice_id=c.invoice,
+        commission_id=c.id,
     )
     return c if tx is None else await _save(c, status="FROZEN")
 
 
-async def _release(c: dict[str, Any]) -> dict[str, Any]:
-    aff, held = c["affiliate"], _unmatured(c)
+async def _release(c: CommissionState) -> CommissionState:
+    aff, held = c.affiliate, _unmatured(c)
     tx = await ledger.post(
-        f"release:dispute:{c['invoice']}",
+        f"release:dispute:{c.invoice}",
         "release",
         aff,
         [Leg(ledger.FROZEN, aff, -held), Leg(ledger.LOCKED, aff, held)],
-        invoice_id=c["invoice"],
-        commission_id=c["id"],
+        invoice_id=c.invoice,
+        commission_id=c.id,
     )
     return c if tx is None else await _save(c, status="PENDING_LOCK")
 
 
 async def _apply_invoice_state(
-    c: dict[str, Any], inv: dict[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
+    c: CommissionState, inv: InvoiceTotals
+) -> tuple[CommissionState, list[str]]:
     done: list[str] = []
     target = refund_clawback_target(
-        c["amount_cents"], inv["amount_refunded_cents"], inv["amount_paid_cents"]
+        c.amount_cents, inv.amount_refunded_cents, inv.amount_paid_cents
     )
-    if target > c["clawed_back_cents"]:
-        before = c["clawed_back_cents"]
+    if target > c.clawed_back_cents:
+        before = c.clawed_back_cents
         c = await _claw_back(
-            c, f"clawback:{inv['id']}:refund:{inv['amount_refunded_cents']}", target - before
+            c, f"clawback:{inv.id}:refund:{inv.amount_refunded_cents}", target - before
         )
-        if c["clawed_back_cents"] != before:
+        if c.clawed_back_cents != before:
             done.append("clawback")
-    dispute = inv["dispute_status"]
-    keys = await ledger.posted([f"freeze:dispute:{inv['id']}", f"release:dispute:{inv['id']}"])
-    if dispute == "open" and c["status"] != "CLAWED_BACK" and not keys:
+    dispute = inv.dispute_status
+    keys = await ledger.posted([f"freeze:dispute:{inv.id}", f"release:dispute:{inv.id}"])
+    if dispute == "open" and c.status != "CLAWED_BACK" and not keys:
         c = await _freeze(c)
         done.append("freeze")
-    if dispute == "won" and c["status"] == "FROZEN":
+    if dispute == "won" and c.status == "FROZEN":
         c = await _release(c)
         done.append("release")
-    if dispute == "lost" and c["status"] != "CLAWED_BACK":
-        c = await _claw_back(
-            c, f"clawback:{inv['id']}:dispute", c["amount_cents"] - c["clawed_back_cents"]
-        )
+    if dispute == "lost" and c.status != "CLAWED_BACK":
+        c = await _claw_back(c, f"clawback:{inv.id}:dispute", c.amount_cents - c.clawed_back_cents)
         done.append("clawback")
     return c, done
 
@@ -290,7 +317,7 @@ async def do_sync_invoice(invoice_id: int) -> SyncResult:
     inv = await _invoice(invoice_id)
     if inv is None:
         return result
-    attr = await attribution(inv["purchase"])
+    attr = await attribution(inv.purchase)
     if attr is None:
         return result
     result.affiliate_id = attr.affiliate
@@ -301,16 +328,16 @@ async def do_sync_invoice(invoice_id: int) -> SyncResult:
         c = await _commission_for_update(invoice_id)
         if (
             c is None
-            and inv["status"] == "paid"
-            and inv["amount_paid_cents"] > 0
-            and inv["currency"] == ledger.CURRENCY
+            and inv.status == "paid"
+            and inv.amount_paid_cents > 0
+            and inv.currency == ledger.CURRENCY
         ):
             c = await _create(inv, profile, attr.source)
             if c is not None:
                 result.posted.append("commission")
         if c is None:
             return result
-        result.commission_id = c["id"]
+        result.commission_id = c.id
         c, done = await _apply_invoice_state(c, inv)
         result.posted += done
         if result.posted:

@@ -43,7 +43,7 @@ async def access_rows(
     return [_terms(r) for r in rows]
 
 
-def purchase_read(r: dict[str, Any]) -> PurchaseRead:
+def _purchase_read(r: dict[str, Any]) -> PurchaseRead:
     return PurchaseRead(
         id=r["id"],
         product_id=r["product"],
@@ -64,7 +64,7 @@ def purchase_read(r: dict[str, Any]) -> PurchaseRead:
 
 async def list_purchases(user: CurrentUser) -> list[PurchaseRead]:
     rows = await Purchase.raw(_SELECT + 'WHERE p."user" = {} ORDER BY p.id DESC', user.id)
-    return [purchase_read(r) for r in rows]
+    return [_purchase_read(r) for r in rows]
 
 
 async def access_purchase(user: CurrentUser, purchase_id: int) -> PurchaseRead:
@@ -72,12 +72,12 @@ async def access_purchase(user: CurrentUser, purchase_id: int) -> PurchaseRead:
     rows = await Purchase.raw(_SELECT + 'WHERE p.id = {} AND p."user" = {}', purchase_id, user.id)
     if not rows:
         raise NotFound("No such purchase", code="purchase_not_found")
-    read = purchase_read(rows[0])
+    read = _purchase_read(rows[0])
     read.invoices = await _invoices(user.platform, purchase_id)
     return read
 
 
-def invoice_read(platform: str, r: dict[str, Any]) -> InvoiceRead:
+def _invoice_read(platform: str, r: dict[str, Any]) -> InvoiceRead:
     paid = r["status"] == "paid" and r["paid_at"] is not None
     return InvoiceRead(
         id=r["id"],
@@ -94,7 +94,7 @@ def invoice_read(platform: str, r: dict[str, Any]) -> InvoiceRead:
 
 async def _invoices(platform: str, purchase_id: int) -> list[InvoiceRead]:
     rows = await Invoice.select().where(Invoice.purchase == purchase_id).order_by(Invoice.id)
-    return [invoice_read(platform, r) for r in rows]
+    return [_invoice_read(platform, r) for r in rows]
 
 
 async def product_access(user: CurrentUser, product_id: int) -> AccessRead:

@@ -30,7 +30,7 @@ _SELECT = (
 )
 
 
-def refund_read(r: dict[str, Any]) -> RefundRead:
+def _refund_read(r: dict[str, Any]) -> RefundRead:
     return RefundRead(
         id=r["id"],
         purchase_id=r["purchase"],
@@ -97,12 +97,12 @@ async def _insert_request(
 
 async def _read(request_id: int) -> RefundRead:
     rows = await RefundRequest.raw(_SELECT + "WHERE r.id = {}", request_id)
-    return refund_read(rows[0])
+    return _refund_read(rows[0])
 
 
 async def list_for_user(user: CurrentUser) -> list[RefundRead]:
     rows = await RefundRequest.raw(_SELECT + 'WHERE r."user" = {} ORDER BY r.id DESC', user.id)
-    return [refund_read(r) for r in rows]
+    return [_refund_read(r) for r in rows]
 
 
 async def list_for_owner(user: CurrentUser, status: str | None) -> list[RefundRead]:
@@ -113,7 +113,7 @@ async def list_for_owner(user: CurrentUser, status: str | None) -> list[RefundRe
         status,
         status,
     )
-    return [refund_read(r) for r in rows]
+    return [_refund_read(r) for r in rows]
 
 
 async def _pending(user: CurrentUser, request_id: int) -> RefundToDecide:

@@ -28,6 +28,9 @@ celery_app.conf.update(
         "visibility_timeout": VISIBILITY_TIMEOUT_S,
         "unacked_restore_interval": RESTORE_INTERVAL_S,
         "unacked_restore_throttle": 1,
+        # A sweep holds a Redis mutex; a worker killed inside one leaves it held this long, and
+        # nothing comes back meanwhile: never longer than the timeout itself (5 min at most).
+        "unacked_mutex_expire": min(300, max(5, VISIBILITY_TIMEOUT_S)),
     },
     broker_connection_retry_on_startup=True,
     task_serializer="json",

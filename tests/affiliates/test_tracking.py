@@ -9,6 +9,7 @@ from db.affiliates.tables import AffiliateProfile
 from db.tracking.tables import Attribution, PurchaseAttribution, TrackingEvent
 from server.domains.tracking import cookie
 from server.domains.tracking.actions import do_attribute_purchase
+from server.domains.tracking.schemas import CheckoutReferral
 from tests.factories import make_guild, make_user
 
 DAY = timedelta(days=1)
@@ -246,12 +247,21 @@ async def test_purchase_attribution_comes_from_checkout_metadata_once(captured_e
     aff = await make_affiliate("alice")
     buyer = await make_user()
     purchase = await make_purchase(buyer["id"], await make_plan())
-    assert not await do_attribute_purchase(purchase, {})
-    assert not await do_attribute_purchase(purchase, {"affiliate_id": "abc"})
-    assert not await do_attribute_purchase(purchase, {"affiliate_id": "999999"})
+
+    def referral(metadata: dict[str, str]) -> CheckoutReferral | None:
+        return CheckoutReferral.from_metadata(metadata)
+
+    assert referral({}) is None
+    assert referral({"affiliate_id": "abc"}) is None
+    assert referral({"affiliate_id": str(2**31)}) is None
+    assert referral({"affiliate_id": "7", "attribution_source": "forged"}) == CheckoutReferral(
+        7, "link"
+    )
+    assert not await do_attribute_purchase(purchase, None)
+    assert not await do_attribute_purchase(purchase, referral({"affiliate_id": "999999"}))
     meta = {"affiliate_id": str(aff["id"]), "attribution_source": "free_product"}
-    assert await do_attribute_purchase(purchase, meta)
-    assert await do_attribute_purchase(purchase, {**meta, "attribution_source": "link"})
+    assert await do_attribute_purchase(purchase, referral(meta))
+    assert await do_attribute_purchase(purchase, referral({**meta, "attribution_source": "link"}))
     rows = await PurchaseAttribution.select()
     assert len(rows) == 1 and rows[0]["purchase"] == purchase
     assert rows[0]["affiliate"] == aff["id"] and rows[0]["source"] == "free_product"

@@ -7,7 +7,6 @@ their socket gets `affiliate_update` and the cached stats are dropped, both afte
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
 
 from db.guilds.tables import Guild
 from db.tracking.tables import Attribution, PurchaseAttribution, TrackingEvent
@@ -17,7 +16,7 @@ from server.domains.affiliates.schemas import AffiliateProfileRow
 from server.domains.auth.schemas import CurrentUser
 from server.domains.tracking import cookie, queries
 from server.domains.tracking.cookie import Referral
-from server.domains.tracking.schemas import Source, Tracked, Visit
+from server.domains.tracking.schemas import CheckoutReferral, Tracked, Visit
 from server.jobs import enqueue
 from server.ratelimit import Limit, hit
 
@@ -25,7 +24,6 @@ FREE_PRODUCT_TTL = timedelta(days=30)
 # Affiliates who have been around for 90 days get twice as long on free-guild referrals.
 SENIOR_FREE_PRODUCT_TTL = timedelta(days=60)
 SENIOR_AFTER = timedelta(days=90)
-SOURCES: tuple[str, ...] = get_args(Source)
 # A person follows a few links an hour; a script inflating an affiliate's clicks is cut off.
 TRACK_LIMIT = Limit("affiliate_track", max_hits=60, window_s=600)
 
@@ -134,29 +132,22 @@ async def do_free_guild_attribution(user_id: int, guild_id: int) -> bool:
     return True
 
 
-def _affiliate_id(metadata: dict[str, Any]) -> int | None:
-    raw = str(metadata.get("affiliate_id") or "")
-    return int(raw) if raw.isdigit() and int(raw) <= 2**31 - 1 else None
-
-
-async def do_attribute_purchase(purchase_id: int, metadata: dict[str, Any]) -> bool:
+async def do_attribute_purchase(purchase_id: int, referral: CheckoutReferral | None) -> bool:
     """Fix the affiliate a purchase earns for, from its checkout metadata (once per purchase).
 
     Called on every sync of the purchase, so the affiliate is also touched when its status
     (and so their active customers and MRR) changes.
     """
-    affiliate_id = _affiliate_id(metadata)
-    profile = await queries.affiliate_row(affiliate_id) if affiliate_id else None
-    if profile is None:
+    profile = await queries.affiliate_row(referral.affiliate_id) if referral else None
+    if profile is None or referral is None:
         return False
-    source = metadata.get("attribution_source")
     async with atomic():
         inserted = await PurchaseAttribution.raw(
             "INSERT INTO purchase_attributions (purchase, affiliate, source, created_at) "
             "VALUES ({}, {}, {}, now()) ON CONFLICT (purchase) DO NOTHING RETURNING id",
             purchase_id,
             profile.id,
-            source if source in SOURCES else "link",
+            referral.source,
         )
         await _touch(profile, "attribution")
     if inserted:  # an invoice synced before this row existed gets its commission now

@@ -27,6 +27,7 @@ from server.domains.tracking.schemas import (
     AffiliateDetail,
     AffiliateStats,
     AffiliateSummary,
+    CheckoutReferral,
     CommissionFilter,
     CommissionRead,
     CustomerRead,
@@ -78,8 +79,8 @@ async def access_affiliate_slug(slug: str) -> AffiliateProfileRow:
     return profile_row(row)
 
 
-async def checkout_attribution(user_id: int) -> dict[str, str]:
-    """Checkout metadata naming the affiliate a purchase starting now earns for (or nothing)."""
+async def checkout_attribution(user_id: int) -> CheckoutReferral | None:
+    """The affiliate a purchase starting now earns for (last click), if any."""
     rows = await Attribution.raw(
         "SELECT a.affiliate, a.source FROM attributions a JOIN affiliate_profiles p "
         "ON p.id = a.affiliate WHERE a.customer = {} AND a.expires_at > now() "
@@ -87,8 +88,8 @@ async def checkout_attribution(user_id: int) -> dict[str, str]:
         user_id,
     )
     if not rows:
-        return {}
-    return {"affiliate_id": str(rows[0]["affiliate"]), "attribution_source": rows[0]["source"]}
+        return None
+    return CheckoutReferral(rows[0]["affiliate"], rows[0]["source"])
 
 
 def referral_url(slug: str) -> str:

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
 Source = Literal["link", "free_product"]
+SOURCES: tuple[str, ...] = get_args(Source)
+_MAX_ID = 2**31 - 1
+
+
+class CheckoutReferral(msgspec.Struct, frozen=True):
+    """The affiliate a purchase earns for, as the checkout carries it in Stripe's metadata
+    (strings only, and whatever a forged or stale session holds: parsed, never trusted)."""
+
+    affiliate_id: int
+    source: Source = "link"
+
+    def metadata(self) -> dict[str, str]:
+        return {"affiliate_id": str(self.affiliate_id), "attribution_source": self.source}
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> CheckoutReferral | None:
+        raw = str(metadata.get("affiliate_id") or "")
+        if not raw.isdigit() or int(raw) > _MAX_ID:
+            return None
+        source = metadata.get("attribution_source")
+        return cls(int(raw), source if source in SOURCES else "link")
 
 
 class Visit(msgspec.Struct, frozen=True):

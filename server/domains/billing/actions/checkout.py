@@ -84,7 +84,9 @@ async def check_start_checkout(user: CurrentUser, key: str) -> CheckoutStarted:
         "button_key": key,
     }
     # The affiliate the buyer is attributed to now (last click): the webhook applies it.
-    metadata |= await checkout_attribution(user.id)
+    referral = await checkout_attribution(user.id)
+    if referral is not None:
+        metadata |= referral.metadata()
     base = branding(Platform(user.platform)).base_url
     mode: Literal["payment", "subscription"] = (
         "payment" if button["interval"] in ONE_OFF else "subscription"

@@ -19,6 +19,7 @@ from server.domains.guilds.actions import do_paid_access_lost
 from server.domains.guilds.events import AccessReason
 from server.domains.paid_access import GRACE, GRANTED_SQL, decide_access, grants_access
 from server.domains.tracking.actions import do_attribute_purchase
+from server.domains.tracking.schemas import CheckoutReferral
 from server.integrations.stripe import client
 
 STATUS = {
@@ -65,7 +66,9 @@ async def do_sync_subscription(subscription_id: str, session_id: str | None = No
         subscription_id=subscription_id,
         session_id=session_id,
     )
-    await do_attribute_purchase(purchase_id, meta)  # the affiliate fixed at checkout, if any
+    await do_attribute_purchase(
+        purchase_id, CheckoutReferral.from_metadata(meta)
+    )  # the affiliate fixed at checkout, if any
     return purchase_id
 
 
@@ -87,7 +90,7 @@ async def do_sync_payment_session(session_id: str) -> int | None:
         subscription_id=None,
         session_id=session_id,
     )
-    await do_attribute_purchase(purchase_id, meta)
+    await do_attribute_purchase(purchase_id, CheckoutReferral.from_metadata(meta))
     return purchase_id
 
 

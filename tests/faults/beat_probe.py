@@ -1,6 +1,8 @@
 """The product's Celery app with a one-job beat schedule of a short period, for the two-beats case.
 
 The job goes to a queue no worker reads, so the case counts what beat sent by reading it.
+Only the beats the case starts load this module: importing it replaces the product app's beat
+schedule in the importing process.
 """
 
 from __future__ import annotations

@@ -17,9 +17,12 @@ import redis
 from devtools.procs import ROOT, spawn, stop_groups
 from devtools.stack import procfile_argv
 from tasks.beat_lock import EXIT_CODE, LOCK_KEY
-from tests.faults.beat_probe import PROBE_QUEUE
 from tests.faults.conftest import scaled
 from tests.harness import Stack
+
+# beat_probe.PROBE_QUEUE: not imported, since importing beat_probe replaces the product app's
+# beat schedule in this process (it is meant only for the beats this case starts).
+PROBE_QUEUE = "faults-beat-probe"
 
 PERIOD_S = scaled(0.5, 3.0)
 PERIODS = 20

@@ -37,9 +37,12 @@ from tests.harness import MAIL_KEY, ManagedProcess, Stack
 from tests.shop import open_shop
 
 KILLS = int(os.environ.get("WORKER_KILLS") or scaled(10, 100))
-BUYERS = scaled(4, 10)  # then renewals, each of every subscription at once
-VISIBILITY_TIMEOUT_S = 4
-SETTLE_S = scaled(90, 240)
+BUYERS = scaled(4, 6)  # then renewals, each of every subscription at once
+# A killed worker's task comes back after this (an hour in production). It must stay above the
+# longest run of a task and the longest retry countdown in play, or a task still running (or
+# waiting for its retry) is handed out again and again: long drains at the full scale need 30 s.
+VISIBILITY_TIMEOUT_S = scaled(8, 30)
+SETTLE_S = scaled(90, 300)
 SEED = int(os.environ.get("WORKER_KILL_SEED") or random.randrange(1_000_000))
 
 RECEIVED = re.compile(r"Task (\S+)\[([0-9a-f-]+)\] received")

@@ -361,10 +361,13 @@ async def _handle(row: dict[str, Any]) -> None:
             await enqueue("tasks.billing.process_stripe_event", row["stripe_id"])
         except Exception:
             # No queue for its retry: it is left claimed, as by a worker that died, so a drain
-            # takes it again once the lease is over; the rest of this batch goes on.
+            # takes it again once the lease is over; the rest of this batch goes on. No claimant:
+            # a task re-takes its own claims at once, which would spin on it while the broker is
+            # down.
             log.exception("stripe event retry not queued", stripe_id=row["stripe_id"])
             await StripeEvent.raw(
-                "UPDATE stripe_events SET status = 'processing', claimed_at = now() "
+                "UPDATE stripe_events SET status = 'processing', claimed_at = now(), "
+                "claimed_by = '' "
                 "WHERE stripe_id = {} AND status = 'failed'",
                 row["stripe_id"],
             )

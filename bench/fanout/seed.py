@@ -11,16 +11,10 @@ import asyncio
 import json
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
 
-from db.auth.tables import Session, User
+from bench.members import PLATFORM, seed_members
 from db.engine import close_pool, open_pool
-from db.guilds.tables import Channel, Guild, GuildMember
-from server.domains.auth.security import encode_session
-
-PLATFORM = "weokto"
-COOKIE = "weokto_session"
-BATCH = 500
+from db.guilds.tables import Channel, Guild
 
 
 async def seed(n: int) -> dict[str, object]:
@@ -33,36 +27,7 @@ async def seed(n: int) -> dict[str, object]:
     channel = (await Channel.insert(Channel(guild=guild, name="fanout")).returning(Channel.id))[0][
         "id"
     ]
-    users: list[int] = []
-    for start in range(0, n, BATCH):
-        rows = [
-            User(platform=PLATFORM, email=f"bench-{run}-{i}@example.com", display_name=f"bench{i}")
-            for i in range(start, min(n, start + BATCH))
-        ]
-        users += [r["id"] for r in await User.insert(*rows).returning(User.id)]
-    expires = datetime.now(UTC) + timedelta(days=1)
-    sessions = [uuid.uuid4() for _ in users]
-    for start in range(0, n, BATCH):
-        part = range(start, min(n, start + BATCH))
-        await GuildMember.insert(
-            *(
-                GuildMember(guild=guild, user=users[i], role="owner" if i == 0 else "member")
-                for i in part
-            )
-        )
-        await Session.insert(
-            *(
-                Session(
-                    id=sessions[i],
-                    user=users[i],
-                    platform=PLATFORM,
-                    expires_at=expires,
-                    user_agent="bench",
-                )
-                for i in part
-            )
-        )
-    cookies = [f"{COOKIE}={encode_session(str(sid), PLATFORM)}" for sid in sessions]
+    cookies = await seed_members(guild, n, f"bench-{run}")
     return {"guild_id": guild, "channel_id": channel, "cookies": cookies}
 
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
-BATCH = 500
-PLATFORM = "weokto"
-COOKIE = "weokto_session"
+from bench.members import PLATFORM, seed_members
 
 
 @dataclass
@@ -23,9 +20,7 @@ class Seeded:
 
 
 async def seed_soak(users: int, channels: int) -> Seeded:
-    from db.auth.tables import Session, User
-    from db.guilds.tables import Channel, Guild, GuildMember
-    from server.domains.auth.security import encode_session
+    from db.guilds.tables import Channel, Guild
 
     run = uuid.uuid4().hex[:8]
     guild = (
@@ -37,34 +32,5 @@ async def seed_soak(users: int, channels: int) -> Seeded:
         *(Channel(guild=guild, name=f"soak-{n}", position=n) for n in range(channels))
     ).returning(Channel.id)
     channel_ids = sorted(r["id"] for r in rows)
-    ids: list[int] = []
-    for start in range(0, users, BATCH):
-        batch = [
-            User(platform=PLATFORM, email=f"soak-{run}-{i}@example.com", display_name=f"soak{i}")
-            for i in range(start, min(users, start + BATCH))
-        ]
-        ids += [r["id"] for r in await User.insert(*batch).returning(User.id)]
-    expires = datetime.now(UTC) + timedelta(days=1)
-    sessions = [uuid.uuid4() for _ in ids]
-    for start in range(0, users, BATCH):
-        part = range(start, min(users, start + BATCH))
-        await GuildMember.insert(
-            *(
-                GuildMember(guild=guild, user=ids[i], role="owner" if i == 0 else "member")
-                for i in part
-            )
-        )
-        await Session.insert(
-            *(
-                Session(
-                    id=sessions[i],
-                    user=ids[i],
-                    platform=PLATFORM,
-                    expires_at=expires,
-                    user_agent="soak",
-                )
-                for i in part
-            )
-        )
-    cookies = [f"{COOKIE}={encode_session(str(sid), PLATFORM)}" for sid in sessions]
+    cookies = await seed_members(guild, users, f"soak-{run}")
     return Seeded(guild_id=guild, channel_ids=channel_ids, cookies=cookies)

@@ -8,7 +8,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := $(if $(wildcard package.json),node_modules/.installed)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test faults lint deps node chromium
+.PHONY: run test faults lint deps node chromium ffmpeg
 
 run: deps
 	$(PY) -m devtools.run
@@ -33,7 +33,7 @@ lint: deps
 # gettext domains present in locale/ (messages, web, js): each .po -> .mo (not committed).
 LOCALE_DOMAINS = $(sort $(basename $(notdir $(wildcard locale/*/LC_MESSAGES/*.po))))
 
-deps: node $(PY_STAMP) $(NODE_STAMP)
+deps: node ffmpeg $(PY_STAMP) $(NODE_STAMP)
 	$(VENV)/bin/pybabel -q compile -d locale --domain "$(LOCALE_DOMAINS)"
 
 # Re-run pip only when pyproject.toml changes (or the venv was deleted).
@@ -54,3 +54,7 @@ node:
 # Browser tests drive Debian's chromium (no browser download at install time).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# Formations' video is packaged into HLS by Debian's ffmpeg (and ffprobe reads its duration).
+ffmpeg:
+	@command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y ffmpeg; }

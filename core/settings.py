@@ -41,6 +41,24 @@ class Settings(msgspec.Struct, frozen=True):
     # a signed-in admin or owner, or to `Authorization: Bearer $OPS_TOKEN` (a metrics scraper).
     ops_public: bool = True
     ops_token: str = ""
+    # Uploaded and packaged media (MEDIA_DIR, default DATA_DIR/media); uploads above
+    # MEDIA_MAX_UPLOAD_BYTES (default 2 GiB) are refused; attachments above
+    # MEDIA_MAX_ATTACHMENT_BYTES (default 50 MiB). Playback URLs are signed for MEDIA_URL_TTL_S.
+    media_dir: str = ".data/media"
+    media_max_upload_bytes: int = 2 * 1024**3
+    media_max_attachment_bytes: int = 50 * 1024**2
+    media_url_ttl_s: int = 300
+    # Bunny Stream (production video): used when all three are set; else local ffmpeg + MEDIA_DIR.
+    # BUNNY_TOKEN_KEY signs playback URLs (the library's token authentication key).
+    bunny_library_id: str = ""
+    bunny_api_key: str = ""
+    bunny_cdn_hostname: str = ""
+    bunny_token_key: str = ""
+    bunny_api_base: str = "https://video.bunnycdn.com"
+
+    @property
+    def uses_bunny(self) -> bool:
+        return bool(self.bunny_library_id and self.bunny_api_key and self.bunny_cdn_hostname)
 
     @property
     def is_dev(self) -> bool:
@@ -99,6 +117,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_json_depth=int(env.get("MAX_JSON_DEPTH", "64")),
         ops_public=env.get("OPS_PUBLIC", "0" if app_env == "production" else "1") == "1",
         ops_token=env.get("OPS_TOKEN", "").strip(),
+        media_dir=env.get("MEDIA_DIR") or os.path.join(env.get("DATA_DIR", ".data"), "media"),
+        media_max_upload_bytes=int(env.get("MEDIA_MAX_UPLOAD_BYTES", str(2 * 1024**3))),
+        media_max_attachment_bytes=int(env.get("MEDIA_MAX_ATTACHMENT_BYTES", str(50 * 1024**2))),
+        media_url_ttl_s=int(env.get("MEDIA_URL_TTL_S", "300")),
+        bunny_library_id=env.get("BUNNY_LIBRARY_ID", "").strip(),
+        bunny_api_key=env.get("BUNNY_API_KEY", "").strip(),
+        bunny_cdn_hostname=env.get("BUNNY_CDN_HOSTNAME", "").strip(),
+        bunny_token_key=env.get("BUNNY_TOKEN_KEY", "").strip(),
+        bunny_api_base=env.get("BUNNY_API_BASE", "https://video.bunnycdn.com").rstrip("/"),
     )
 
 

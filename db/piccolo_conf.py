@@ -18,5 +18,7 @@ APP_REGISTRY = AppRegistry(
         "db.billing.piccolo_app",
         "db.affiliates.piccolo_app",
         "db.tracking.piccolo_app",
+        "db.media.piccolo_app",
+        "db.courses.piccolo_app",
     ]
 )

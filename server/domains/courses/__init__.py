@@ -1,0 +1,1 @@
+"""Formations (video courses): availability, progress, completion, certificates."""

@@ -1,0 +1,39 @@
+"""Formation Structs: availability rules and the locks they give a learner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+RuleKind = Literal["now", "drip", "date", "after"]
+LockReason = Literal["drip", "date", "after_module", "after_lesson"]
+
+
+class Rule(msgspec.Struct, frozen=True):
+    """When a module or lesson opens to a learner (the rule_* columns of its row)."""
+
+    rule: RuleKind = "now"
+    rule_days: int = 0
+    rule_date: datetime | None = None
+    rule_after_module: int | None = None
+    rule_after_lesson: int | None = None
+
+
+class Lock(msgspec.Struct, frozen=True):
+    """Why an item is closed, and when it opens when that is known (drip and date)."""
+
+    reason: LockReason
+    opens_at: datetime | None = None
+    # The module or lesson to finish first (after_module / after_lesson).
+    after_id: int | None = None
+
+
+class LockRead(msgspec.Struct, frozen=True):
+    """A lock as the learner reads it: the reason, its date, and a sentence in their language."""
+
+    reason: LockReason
+    opens_at: datetime | None
+    after_id: int | None
+    message: str

@@ -48,6 +48,7 @@ from server.domains.chat.controllers import (
     ChannelMessagesController,
     DmController,
 )
+from server.domains.courses.controllers import FormationController
 from server.domains.guilds.controllers import (
     ChannelController,
     GuildController,
@@ -152,6 +153,7 @@ def create_app() -> Litestar:
         OwnerAffiliateMoneyController,
         OwnerPayoutController,
         OwnerWithdrawalController,
+        FormationController,
         PagesController,
         *_static_routers(),
     ]

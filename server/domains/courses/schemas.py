@@ -37,3 +37,43 @@ class LockRead(msgspec.Struct, frozen=True):
     opens_at: datetime | None
     after_id: int | None
     message: str
+
+
+FormationState = Literal["draft", "published", "archived"]
+
+
+class LessonItem(msgspec.Struct):
+    """A lesson in the learner's outline: its tick, and its lock when it is closed."""
+
+    id: int
+    title: str
+    position: int
+    duration_s: int
+    has_video: bool
+    completed: bool
+    lock: LockRead | None
+
+
+class ModuleItem(msgspec.Struct):
+    id: int
+    title: str
+    description: str
+    position: int
+    lock: LockRead | None
+    lessons: list[LessonItem]
+
+
+class FormationRead(msgspec.Struct):
+    """A formation as its learner sees it: the outline with ticks and locks, and the progress."""
+
+    id: int
+    product_id: int
+    title: str
+    description: str
+    state: FormationState
+    lessons_total: int
+    lessons_done: int
+    percent: int
+    # The first open lesson not yet completed: what "continue" opens (None when all are done).
+    next_lesson_id: int | None
+    modules: list[ModuleItem]

@@ -48,7 +48,7 @@ from server.domains.chat.controllers import (
     ChannelMessagesController,
     DmController,
 )
-from server.domains.courses.controllers import FormationController
+from server.domains.courses.controllers import FormationController, LessonProgressController
 from server.domains.guilds.controllers import (
     ChannelController,
     GuildController,
@@ -154,6 +154,7 @@ def create_app() -> Litestar:
         OwnerPayoutController,
         OwnerWithdrawalController,
         FormationController,
+        LessonProgressController,
         PagesController,
         *_static_routers(),
     ]

@@ -213,3 +213,42 @@ async def list_formations(user: CurrentUser) -> list[FormationRead]:
             continue
         result.append(await formation_read(fa))
     return result
+
+
+class LessonAccess(msgspec.Struct, frozen=True):
+    """An open lesson of a formation the caller may open."""
+
+    access: FormationAccess
+    lesson_id: int
+    module_id: int
+    duration_s: int
+
+
+async def access_lesson(
+    user: CurrentUser, lesson_id: int, now: datetime | None = None
+) -> LessonAccess:
+    """The lesson when the caller may open it now: 404 unknown or unpublished, 403 without the
+    product, 403 `lesson_locked` (with the lock) while its rules keep it closed."""
+    now = now or datetime.now(UTC)
+    rows = await Formation.raw(
+        f"SELECT l.id, l.module, l.duration_s, l.state, m.state AS module_state, m.formation, "
+        f"{', '.join('l.' + c for c in _RULE_COLUMNS.split(', '))}, "
+        f"{', '.join(f'm.{c} AS m_{c}' for c in _RULE_COLUMNS.split(', '))} FROM lessons l "
+        f"JOIN course_modules m ON m.id = l.module WHERE l.id = {{}}",
+        lesson_id,
+    )
+    if not rows:
+        raise NotFound("No such lesson", code="lesson_not_found")
+    row = rows[0]
+    fa = await access_formation(user, row["formation"])
+    published = row["state"] == "published" and row["module_state"] == "published"
+    if not (published or fa.learner.staff):
+        raise NotFound("No such lesson", code="lesson_not_found")
+    lock = lesson_lock(_rule(row, "m_"), _rule(row), fa.learner, now)
+    if lock is not None:
+        raise Forbidden(
+            "This lesson is not open yet",
+            code="lesson_locked",
+            details={"lock": msgspec.to_builtins(describe(lock, now))},
+        )
+    return LessonAccess(fa, row["id"], row["module"], row["duration_s"])

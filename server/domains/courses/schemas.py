@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -77,3 +77,22 @@ class FormationRead(msgspec.Struct):
     # The first open lesson not yet completed: what "continue" opens (None when all are done).
     next_lesson_id: int | None
     modules: list[ModuleItem]
+
+
+class PositionSave(msgspec.Struct, forbid_unknown_fields=True):
+    """Where playback stands, in whole seconds (saved every few seconds while watching)."""
+
+    position_s: Annotated[int, msgspec.Meta(ge=0, le=86_400)]
+
+
+class ProgressRead(msgspec.Struct):
+    """One lesson's progress for its learner, and where the formation stands after it."""
+
+    formation_id: int
+    lesson_id: int
+    position_s: int
+    furthest_s: int
+    completed: bool
+    formation_percent: int
+    # Set when this save completed the lesson's module (what unlocks "after module" items).
+    module_completed: bool = False
